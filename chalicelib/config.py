@@ -1,0 +1,65 @@
+"""The one configuration object. Every setting comes from the environment (Chalice stage config
+in AWS, the local stack's supervisor locally), so the same code talks to moto and to AWS."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = field(default_factory=lambda: _env("BORGOS_STAGE", "local"))
+    region: str = field(default_factory=lambda: _env("AWS_DEFAULT_REGION", "us-east-1"))
+    table_name: str = field(default_factory=lambda: _env("BORGOS_TABLE", "borgos"))
+    bucket_name: str = field(default_factory=lambda: _env("BORGOS_BUCKET", "borgos-artifacts"))
+    # Empty means "the real AWS endpoint"; locally these point at the moto server.
+    dynamodb_endpoint: str = field(default_factory=lambda: _env("BORGOS_DYNAMODB_ENDPOINT"))
+    s3_endpoint: str = field(default_factory=lambda: _env("BORGOS_S3_ENDPOINT"))
+    websocket_endpoint: str = field(default_factory=lambda: _env("BORGOS_WEBSOCKET_ENDPOINT"))
+    redis_url: str = field(default_factory=lambda: _env("BORGOS_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    # JWT: HS256 secret or a JWKS URL; issuer and audience are always checked when set.
+    jwt_hs256_secret: str = field(default_factory=lambda: _env("BORGOS_JWT_HS256_SECRET"))
+    jwt_jwks_url: str = field(default_factory=lambda: _env("BORGOS_JWT_JWKS_URL"))
+    jwt_issuer: str = field(default_factory=lambda: _env("BORGOS_JWT_ISSUER"))
+    jwt_audience: str = field(default_factory=lambda: _env("BORGOS_JWT_AUDIENCE"))
+    jwt_tenant_claim: str = field(default_factory=lambda: _env("BORGOS_JWT_TENANT_CLAIM", "tenant"))
+    rate_limit_per_minute: int = field(default_factory=lambda: _env_int("BORGOS_RATE_LIMIT_PER_MINUTE", 60))
+    rate_limit_burst: int = field(default_factory=lambda: _env_int("BORGOS_RATE_LIMIT_BURST", 100))
+    max_body_bytes: int = field(default_factory=lambda: _env_int("BORGOS_MAX_BODY_BYTES", 1024 * 1024))
+    error_retention_days: int = field(default_factory=lambda: _env_int("BORGOS_ERROR_RETENTION_DAYS", 30))
+    event_retention_days: int = field(default_factory=lambda: _env_int("BORGOS_EVENT_RETENTION_DAYS", 7))
+    allow_private_webhook_targets: bool = field(
+        default_factory=lambda: _env_bool("BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS")
+    )
+    # Directories under which project paths may live (os.pathsep separated); empty = any absolute path.
+    project_roots: tuple[str, ...] = field(
+        default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()
