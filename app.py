@@ -1,12 +1,45 @@
-"""BorgOS API: the Chalice app. Routes live in chalicelib/api/*; this module only wires them."""
+"""BorgOS API: the Chalice app. Routes live in chalicelib/api/*; this module only wires them.
+Nothing from workers/ or the Docker SDK is imported here: the Lambda stays lean."""
 
-from chalice import Chalice
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from chalice import Chalice, Response
+from chalice.app import Request
+
+from chalicelib.api import docs, errors, projects, system, tokens
+from chalicelib.api.routing import new_request_id, request_id_var
+from chalicelib.logs import logger
 
 app = Chalice(app_name="borgos")
+app.log.disabled = True  # Powertools Logger writes the structured logs
+
+for module in (system, projects, errors, tokens):
+    app.register_blueprint(module.api.blueprint)
+app.register_blueprint(docs.blueprint)
 
 
-@app.route("/health")
-def health() -> dict[str, str]:
-    from datetime import UTC, datetime
-
-    return {"status": "healthy", "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+@app.middleware("http")
+def request_context(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Give every request an id (logs, X-Request-Id) and keep even Chalice's own errors in our envelope."""
+    request_id = new_request_id(event.context)
+    token = request_id_var.set(request_id)
+    logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+    try:
+        response = get_response(event)
+    finally:
+        request_id_var.reset(token)
+    response.headers["X-Request-Id"] = request_id
+    if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+        response.body = json.dumps(
+            {
+                "error": str(response.body.get("Code")),
+                "message": str(response.body.get("Message", "")),
+                "code": "NOT_FOUND" if response.status_code == 404 else "BAD_REQUEST",
+                "request_id": request_id,
+            }
+        )
+        response.headers["Content-Type"] = "application/json"
+    return response

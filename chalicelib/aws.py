@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from chalicelib.config import get_settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     import boto3  # deferred: importing app must not pay for boto3 until a request needs AWS
     from botocore.config import Config
@@ -19,7 +19,8 @@ def client(service: str) -> Any:
         "dynamodbstreams": settings.dynamodb_endpoint,
         "s3": settings.s3_endpoint,
     }
-    return boto3.session.Session().client(
+    factory: Any = boto3.session.Session().client
+    return factory(
         service,
         region_name=settings.region,
         endpoint_url=endpoints.get(service) or None,

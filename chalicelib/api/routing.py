@@ -1,0 +1,315 @@
+"""The route layer: every endpoint is declared with `Router.route`, which records it for the
+OpenAPI document and wraps the view so that each request is authenticated, rate limited, parsed
+into pydantic models, and answered with JSON (errors in the documented envelope)."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.auth import Principal, authenticate, bearer_from_header
+from chalicelib.config import get_settings
+from chalicelib.errors import (
+    ApiError,
+    InternalError,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
+from chalicelib.logs import logger
+from chalicelib.models.common import ListQuery
+from chalicelib.store.table import Page, get_store
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    summary: str
+    tag: str
+    scope: str | None  # None: public
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any  # a model, list[model], or None
+    status: int
+    name: str
+
+
+ROUTES: list[RouteSpec] = []
+
+
+@dataclass
+class Req:
+    """What a view gets: the caller, the parsed input, and the raw request for the rare extra."""
+
+    principal: Principal
+    request_id: str
+    path: dict[str, Any]
+    query: Any
+    body: Any
+    headers: dict[str, str]
+    raw_body: bytes
+    base_url: str
+
+    @property
+    def tenant(self) -> str:
+        return self.principal.tenant
+
+
+@dataclass
+class Reply:
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ListReply:
+    """A page of a list; shaped as a bare array or as the pagination envelope (conventions)."""
+
+    items: list[Any]
+    total: int
+    query: ListQuery
+    limit: int
+    next_cursor: str | None
+
+    @classmethod
+    def from_page(cls, items: list[Any], page: Page, total: int, query: ListQuery, limit: int) -> ListReply:
+        return cls(items=items, total=total, query=query, limit=limit, next_cursor=page.next_cursor)
+
+
+def new_request_id(context: dict[str, Any] | None) -> str:
+    upstream = (context or {}).get("requestId")
+    if upstream and re.fullmatch(r"[A-Za-z0-9-]{8,64}", str(upstream)):
+        return f"req_{str(upstream).replace('-', '')[:24]}"
+    return f"req_{uuid.uuid4().hex[:24]}"
+
+
+def error_response(error: ApiError, request_id: str, extra_headers: dict[str, str] | None = None) -> Response:
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "application/json",
+        "X-Request-Id": request_id,
+        **error.headers,
+    }
+    headers.update(extra_headers or {})
+    return Response(body=json.dumps(error.body(request_id)), status_code=error.status, headers=headers)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
+
+
+def _validation_error(exc: ValidationError, whole: str = "body") -> ValidationFailed:
+    """Name every offending field (dotted path); `whole` names the input when the problem is all of it."""
+    details = []
+    for problem in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in problem["loc"]) or whole
+        details.append({"field": location, "problem": problem["msg"]})
+    text = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
+    return ValidationFailed(text, details=details)
+
+
+def _parse_body(spec: RouteSpec, raw: bytes) -> Any:
+    assert spec.body is not None
+    if not raw.strip():
+        payload: Any = {}
+    else:
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValidationFailed.field("body", f"malformed JSON ({exc})") from exc
+    if not isinstance(payload, dict):
+        raise ValidationFailed.field("body", "must be a JSON object")
+    try:
+        return spec.body.model_validate(payload)
+    except ValidationError as exc:
+        raise _validation_error(exc, "body") from exc
+
+
+def _parse_query(spec: RouteSpec, params: dict[str, str] | None) -> Any:
+    if spec.query is None:
+        if params:
+            name = sorted(params)[0]
+            raise ValidationFailed.field(name, "unknown query parameter")
+        return None
+    try:
+        return spec.query.model_validate(params or {})
+    except ValidationError as exc:
+        raise _validation_error(exc, "query") from exc
+
+
+def _parse_path(params: dict[str, str] | None) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for name, value in (params or {}).items():
+        if name == "id" or name.endswith("_id"):
+            if not value.isdigit() or not 0 < int(value) < 10**12:
+                raise ValidationFailed.field(name, "must be a positive integer")
+            parsed[name] = int(value)
+        else:
+            parsed[name] = value
+    return parsed
+
+
+def _list_response(reply: ListReply, base_url: str, path: str, params: dict[str, str]) -> tuple[Any, dict]:
+    offset = reply.query.offset or 0
+    headers = {"X-Total-Count": str(reply.total)}
+    if reply.next_cursor:
+        next_params = {k: v for k, v in params.items() if k not in ("offset", "cursor")}
+        next_params["cursor"] = reply.next_cursor
+        if reply.query.wants_envelope:
+            next_params["limit"] = str(reply.limit)
+        headers["Link"] = f'<{base_url}{path}?{urlencode(next_params)}>; rel="next"'
+    items = _dump(reply.items)
+    if not reply.query.wants_envelope:
+        return items, headers
+    envelope = {
+        "data": items,
+        "pagination": {
+            "total": reply.total,
+            "limit": reply.limit,
+            "offset": offset,
+            "has_more": reply.next_cursor is not None,
+            "next_cursor": reply.next_cursor,
+        },
+    }
+    return envelope, headers
+
+
+class Router:
+    def __init__(self, import_name: str, tag: str) -> None:
+        self.blueprint = Blueprint(import_name)
+        self.tag = tag
+
+    def route(
+        self,
+        path: str,
+        method: str = "GET",
+        *,
+        scope: str | None = "read",
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+    ) -> Callable[[Callable[[Req], Any]], Callable[..., Response]]:
+        def decorate(view: Callable[[Req], Any]) -> Callable[..., Response]:
+            spec = RouteSpec(
+                path, method, summary, self.tag, scope, body, query, response, status, view.__name__
+            )
+            ROUTES.append(spec)
+
+            @functools.wraps(view)
+            def handler(**path_params: str) -> Response:
+                return _handle(self.blueprint, spec, view, path_params)
+
+            self.blueprint.route(path, methods=[method])(handler)
+            return handler
+
+        return decorate
+
+
+def _handle(blueprint: Blueprint, spec: RouteSpec, view: Callable[[Req], Any], path_params: dict) -> Response:
+    request = blueprint.current_request
+    request_id = request_id_var.get() or new_request_id(request.context)
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    limit_headers: dict[str, str] = {}
+    try:
+        raw = request.raw_body or b""
+        raw_body = raw if isinstance(raw, bytes) else raw.encode()
+        settings = get_settings()
+        principal = None
+        if spec.scope is not None:
+            principal, limit_headers = _authenticate_and_limit(headers, request.context or {})
+            principal.require(spec.scope)
+        if len(raw_body) > settings.max_body_bytes:
+            raise PayloadTooLarge(f"Request body is larger than {settings.max_body_bytes} bytes")
+        req = Req(
+            principal=principal or Principal(tenant="", scopes=frozenset(), subject="anonymous"),
+            request_id=request_id,
+            path=_parse_path(path_params),
+            query=_parse_query(spec, dict(request.query_params or {})),
+            body=_parse_body(spec, raw_body) if spec.body is not None else None,
+            headers=headers,
+            raw_body=raw_body,
+            base_url=_base_url(headers),
+        )
+        result = view(req)
+        status, extra = spec.status, dict[str, str]()
+        if isinstance(result, ListReply):
+            body, extra = _list_response(result, req.base_url, request.path, dict(request.query_params or {}))
+        elif isinstance(result, Reply):
+            body, status, extra = _dump(result.body), result.status, result.headers
+        else:
+            body = _dump(result)
+        out_headers: dict[str, str | list[str]] = {
+            "Content-Type": "application/json",
+            "X-Request-Id": request_id,
+            **limit_headers,
+            **extra,
+        }
+        text = "" if status == 204 else json.dumps(body)
+        return Response(body=text, status_code=status, headers=out_headers)
+    except ApiError as error:
+        if error.status >= 500:
+            logger.error("request failed", extra={"code": error.code, "error_message": error.message})
+        return error_response(error, request_id, limit_headers)
+    except Exception:
+        logger.exception("unhandled error")
+        return error_response(InternalError(), request_id, limit_headers)
+
+
+def _base_url(headers: dict[str, str]) -> str:
+    host = headers.get("host", "localhost")
+    proto = headers.get("x-forwarded-proto", "http")
+    return f"{proto}://{host}"
+
+
+def _authenticate_and_limit(headers: dict[str, str], context: dict[str, Any]) -> tuple[Principal, dict]:
+    from chalicelib.ratelimit import RateLimiter
+
+    settings = get_settings()
+    limiter = _limiter(RateLimiter)
+    try:
+        principal = authenticate(bearer_from_header(headers.get("authorization")))
+    except Unauthorized:
+        # Failed attempts are limited per source address, so guessing tokens is slow.
+        source = (context.get("identity") or {}).get("sourceIp") or "unknown"
+        decision = limiter.check(f"ip:{source}", settings.rate_limit_per_minute, settings.rate_limit_burst)
+        if not decision.allowed:
+            raise RateLimited("Rate limit exceeded", headers=decision.headers()) from None
+        raise
+    decision = limiter.check(
+        principal.subject + f"@{principal.tenant}",
+        principal.rate_limit_per_minute or settings.rate_limit_per_minute,
+        principal.rate_limit_burst or settings.rate_limit_burst,
+    )
+    if not decision.allowed:
+        raise RateLimited("Rate limit exceeded; retry later", headers=decision.headers())
+    return principal, decision.headers()
+
+
+_limiter_instance: Any = None
+
+
+def _limiter(factory: Any) -> Any:
+    global _limiter_instance
+    if _limiter_instance is None or _limiter_instance._store is not get_store():
+        _limiter_instance = factory(get_store())
+    return _limiter_instance

@@ -1,0 +1,19 @@
+"""Event vocabulary. Each change emits one event: `type` is the WebSocket name of the reference
+(`project_created`), `name` the dotted webhook name (`project.created`), `channel` the WebSocket
+channel a client subscribes to. Events are written by `Tx.emit` in the change's own transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.store.table import Tx
+
+CHANNELS = ("projects", "deployments", "errors", "tasks", "hosts")
+
+
+def project_event(tx: Tx, action: str, project: dict[str, Any]) -> None:
+    tx.emit(type=f"project_{action}", channel="projects", name=f"project.{action}", data=project)
+
+
+def error_logged(tx: Tx, error: dict[str, Any]) -> None:
+    tx.emit(type="error_logged", channel="errors", name=f"error.{error['severity']}", data=error)
