@@ -4,10 +4,11 @@ Nothing from workers/ or the Docker SDK is imported here: the Lambda stays lean.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 
 from chalice import Chalice, Response
-from chalice.app import Request
+from chalice.app import DynamoDBEvent, Request
 
 from chalicelib.api import docs, errors, projects, system, tokens
 from chalicelib.api.routing import new_request_id, request_id_var
@@ -43,3 +44,17 @@ def request_context(event: Request, get_response: Callable[[Request], Response])
         )
         response.headers["Content-Type"] = "application/json"
     return response
+
+
+# The table's stream ARN comes from the deployment (infra/); the local stack's pump calls the
+# handler directly, so locally any well-formed ARN will do.
+STREAM_ARN = os.environ.get(
+    "BORGOS_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/borgos/stream/local"
+)
+
+
+@app.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON")
+def on_table_change(event: DynamoDBEvent) -> None:
+    from chalicelib import stream
+
+    stream.handle_records(event.to_dict()["Records"])

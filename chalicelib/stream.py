@@ -1,0 +1,63 @@
+"""What the table's stream drives. The stream sees every committed change exactly as DynamoDB wrote
+it, so work that must follow a change (fan-out, bookkeeping of TTL expiry) hangs off it, never off
+the request path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib.logs import logger
+from chalicelib.store import keys
+from chalicelib.store.codec import decode_item
+from chalicelib.store.table import Tx, get_store
+
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+
+def image(record: dict[str, Any], which: str) -> dict[str, Any] | None:
+    raw = (record.get("dynamodb") or {}).get(which)
+    return decode_item(raw) if raw else None
+
+
+def expired_by_ttl(record: dict[str, Any]) -> bool:
+    identity = record.get("userIdentity") or {}
+    return (
+        record.get("eventName") == "REMOVE"
+        and identity.get("type") == "Service"
+        and identity.get("principalId") == TTL_PRINCIPAL
+    )
+
+
+def account_expired_errors(records: Iterable[dict[str, Any]]) -> int:
+    """Errors that TTL removed leave the totals the transaction counters keep; take them out."""
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        old = image(record, "OldImage")
+        if expired_by_ttl(record) and old and old.get("entity") == "error":
+            by_tenant.setdefault(old["tenant"] if "tenant" in old else old["PK"][2:], []).append(old)
+    for tenant, errors in by_tenant.items():
+
+        def build(tx: Tx, errors: list[dict[str, Any]] = errors) -> None:
+            tx.count("ERROR", delta=-len(errors), newest_first=True)
+            per_severity: dict[str, int] = {}
+            per_project: dict[int, int] = {}
+            for error in errors:
+                per_severity[error["severity"]] = per_severity.get(error["severity"], 0) + 1
+                per_project[error["project_id"]] = per_project.get(error["project_id"], 0) + 1
+            for severity, n in per_severity.items():
+                tx.count("ERROR", f"severity_{severity}", -n, newest_first=True)
+            for project_id, n in per_project.items():
+                # The project may be gone meanwhile; then there is nothing to correct.
+                tx.update(
+                    tx.pk, keys.entity_sk("PROJECT", project_id), add={"error_count": -n}, must_exist=False
+                )
+
+        get_store().commit(tenant, build)
+        logger.info("expired errors accounted", extra={"tenant": tenant, "count": len(errors)})
+    return sum(len(e) for e in by_tenant.values())
+
+
+def handle_records(records: list[dict[str, Any]]) -> None:
+    """The stream handler's body: raise to have the batch retried (nothing here is lost)."""
+    account_expired_errors(records)
