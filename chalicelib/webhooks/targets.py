@@ -115,10 +115,10 @@ def address_problem(ip: IPAddress, *, allow_private: bool) -> str | None:
             return "loopback"
         if candidate.is_link_local:
             return "link-local"
-        if candidate.is_private:
-            return "private"
         if candidate.is_reserved:
             return "reserved"
+        if candidate.is_private:
+            return "private"
         if not candidate.is_global:
             return "non-public"
     return None
