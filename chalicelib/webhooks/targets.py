@@ -27,6 +27,8 @@ ALLOWED_SCHEMES = ("http", "https")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# host (a name, or an IPv6 literal in brackets) and an optional numeric port, nothing else.
+_NETLOC = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^\[\]:@]+)(:[0-9]{1,5})?$")
 
 
 @dataclass(frozen=True)
@@ -87,16 +89,23 @@ def parse_target(url: str) -> WebhookTarget:
         raise InvalidTargetError(f"url must be at most {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
         raise InvalidTargetError("url must not contain whitespace or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise InvalidTargetError("url is malformed") from None
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise InvalidTargetError("url scheme must be http or https")
     if "@" in parts.netloc:
         raise InvalidTargetError("url must not contain credentials")
+    if not _NETLOC.match(parts.netloc):
+        raise InvalidTargetError("url must name a host, optionally followed by :port")
     try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = _DEFAULT_PORTS[scheme] if parts.port is None else parts.port
     except ValueError:
-        raise InvalidTargetError("url port must be a number from 1 to 65535") from None
+        port = 0
+    if not 1 <= port <= 65535:
+        raise InvalidTargetError("url port must be a number from 1 to 65535")
     host = _normalize_host(parts.hostname or "")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return WebhookTarget(url=url, scheme=scheme, host=host, port=port, path=path)

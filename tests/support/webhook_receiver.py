@@ -109,6 +109,7 @@ def _server_for(host: str) -> type[ThreadingHTTPServer]:
 def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)

@@ -1,5 +1,8 @@
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -165,3 +168,19 @@ def test_delivery_attempt_serializes_rfc3339_utc() -> None:
     assert dumped["outcome"] == "retry"
     with pytest.raises(ValidationError):
         DeliveryAttempt.model_validate({**dumped, "attempt": 0})
+
+
+def test_the_lambda_side_imports_no_http_client() -> None:
+    code = (
+        "import sys\n"
+        "import chalicelib.webhooks.errors, chalicelib.webhooks.github, chalicelib.webhooks.inbound\n"
+        "import chalicelib.webhooks.matching, chalicelib.webhooks.models, chalicelib.webhooks.retry\n"
+        "import chalicelib.webhooks.signing, chalicelib.webhooks.targets\n"
+        "heavy = ('httpx', 'httpcore', 'requests', 'standardwebhooks')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert output.stdout.strip() == "[]"
