@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
-class TestCertificates:
+class TlsMaterial:
     ca_pem: bytes
     cert_pem: bytes
     key_pem: bytes
@@ -34,7 +34,7 @@ class TestCertificates:
         return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
 
 
-def issue_certificates(*dns_names: str) -> TestCertificates:
+def issue_certificates(*dns_names: str) -> TlsMaterial:
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "borgos test CA")])
@@ -83,7 +83,7 @@ def issue_certificates(*dns_names: str) -> TestCertificates:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    return TestCertificates(
+    return TlsMaterial(
         ca_pem=ca.public_bytes(serialization.Encoding.PEM),
         cert_pem=cert.public_bytes(serialization.Encoding.PEM),
         key_pem=key.private_bytes(
