@@ -227,6 +227,15 @@ def _last_header(headers: Headers, name: str) -> str:
     return values[-1] if values else ""
 
 
+def _closing_frame(ws: ServerConnection) -> tuple[int, str]:
+    """The code and reason that ended a connection: the peer's close frame, else ours (1009 is sent
+    without waiting for an answer), else 1006."""
+    frame = ws.protocol.close_rcvd or ws.protocol.close_sent
+    if frame is None:
+        return CloseCode.ABNORMAL_CLOSURE, _CLOSE_REASONS[CloseCode.ABNORMAL_CLOSURE]
+    return frame.code, frame.reason or _CLOSE_REASONS.get(frame.code, "")
+
+
 def _http_response(status: int, body: str = "", content_type: str = "text/plain; charset=utf-8") -> Response:
     try:
         reason = http.HTTPStatus(status).phrase
@@ -291,7 +300,7 @@ class LocalWebSocketGateway:
         )
         self._management = _ManagementServer((host, management_port), self)
         self._management_thread = threading.Thread(
-            target=self._management.serve_forever, name="ws-management", daemon=True
+            target=self._management.serve_forever, args=(0.05,), name="ws-management", daemon=True
         )
         self._management_thread.start()
         try:
@@ -370,6 +379,8 @@ class LocalWebSocketGateway:
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         """Run $connect before answering the upgrade: refuse it if the handler says no."""
+        if "websocket" not in _last_header(request.headers, "Upgrade").lower():
+            return None  # not an upgrade at all: websockets answers 426, API Gateway runs no $connect
         now, now_mono = _now_ms(), time.monotonic()
         host, port = self._ws_address
         conn = _Connection(
@@ -427,8 +438,7 @@ class LocalWebSocketGateway:
         finally:
             self._live.pop(conn.connection_id, None)
             await ws.wait_closed()
-            code = ws.close_code or CloseCode.ABNORMAL_CLOSURE
-            reason = ws.close_reason or _CLOSE_REASONS.get(code, "")
+            code, reason = _closing_frame(ws)
             await self._disconnect(conn, code, reason)
 
     async def _receive_messages(self, conn: _Connection) -> None:
@@ -533,6 +543,7 @@ class _ManagementHandler(BaseHTTPRequestHandler):
     """POST/GET/DELETE @connections/{id}, answering like the AWS service (rest-json errors)."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait for an ACK
     server: _ManagementServer
 
     def do_POST(self) -> None:
