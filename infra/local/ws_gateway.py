@@ -41,7 +41,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -115,7 +115,6 @@ class _Connection:
     last_active_mono: float
     connected_mono: float
     subprotocol: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
     def info(self) -> ConnectionInfo:
         return ConnectionInfo(
@@ -341,6 +340,8 @@ class LocalWebSocketGateway:
         if self._management is not None:
             await asyncio.to_thread(self._management.shutdown)
             self._management.server_close()
+        if self._management_thread is not None:
+            await asyncio.to_thread(self._management_thread.join)
         if self._executor is not None:
             await asyncio.to_thread(self._executor.shutdown, True)
             self._executor = None
