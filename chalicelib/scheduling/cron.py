@@ -1,10 +1,10 @@
 """Five-field cron expressions evaluated in an IANA time zone, with Debian cron's DST rules.
 
-Matching and DST handling come from cronsim (it follows Debian cron, see docs/scheduling.md);
-this module adds what the scheduler needs on top: strict five-field validation with messages
-that name the field, zone validation, and UTC instants that strictly increase.
+cronsim parses the expression and enumerates matching *wall-clock* times (naive, calendar only);
+this module maps them to UTC instants with the rules below, validates strictly (five fields,
+messages naming the field) and guarantees strictly increasing instants.
 
-DST rules (Debian/Vixie cron):
+DST rules (those of Debian/Vixie cron):
 - A *fixed-time* job is one whose minute and hour fields do not start with `*`
   ("30 2 * * *", "0 9-17 * * 1-5"). Its local times that do not exist (the spring-forward gap)
   run once at the first instant after the gap; its local times that happen twice (fall-back)
@@ -16,9 +16,10 @@ DST rules (Debian/Vixie cron):
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -31,8 +32,8 @@ DEFAULT_LIMIT = 1000
 
 # cronsim prefixes its own seconds field; its field names map onto ours shifted by one.
 _CRONSIM_FIELDS = ("second", *FIELDS)
-# A date far from any DST edge, used only to prove an expression can ever match.
-_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+# A wall-clock start used only to prove that an expression can ever match.
+_PROBE = datetime(2000, 1, 1)
 
 _ZONE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,2}")
 # Present in a system zoneinfo directory but not real IANA zones (or with leap seconds).
@@ -120,29 +121,80 @@ def _zone(tz: str | ZoneInfo) -> ZoneInfo:
     return tz if isinstance(tz, ZoneInfo) else load_zone(tz)
 
 
-def _imaginary(local: datetime) -> bool:
-    """True for a wall-clock time that the zone skips (it does not survive a round trip)."""
-    return local.astimezone(UTC).astimezone(local.tzinfo).replace(tzinfo=None) != local.replace(tzinfo=None)
+def _walk_start(after: datetime, zone: ZoneInfo) -> datetime:
+    """The wall-clock time to start matching from so that no instant after `after` is missed.
+
+    Usually the wall-clock time of `after`; earlier when the clocks go back within the next day,
+    because then instants after `after` show wall-clock times before it (the repeated hour)."""
+    wall = after.astimezone(zone)
+    later = (after + timedelta(days=1)).astimezone(zone)
+    offset_now, offset_later = wall.utcoffset(), later.utcoffset()
+    assert offset_now is not None and offset_later is not None
+    return wall.replace(tzinfo=None) - max(timedelta(0), offset_now - offset_later)
+
+
+def _gap_end(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The transition instant of the gap that skips `wall`: the first real instant after it."""
+    low = int(wall.replace(tzinfo=zone, fold=1).timestamp())  # before the transition
+    high = int(wall.replace(tzinfo=zone, fold=0).timestamp())  # at or after it
+    offset_before = datetime.fromtimestamp(low, zone).utcoffset()
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == offset_before:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+def _place(wall: datetime, zone: ZoneInfo, fixed: bool) -> tuple[datetime | None, datetime | None]:
+    """The instants at which a matching wall-clock time runs: (first, repeat), either may be None.
+
+    Normal time: once. Skipped time: fixed-time jobs at the end of the gap, interval jobs never.
+    Repeated time: fixed-time jobs at the first occurrence, interval jobs at both."""
+    first = wall.replace(tzinfo=zone, fold=0)
+    repeat = wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == repeat.utcoffset():
+        return first.astimezone(UTC), None
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:  # does not exist
+        return (_gap_end(wall, zone) if fixed else None), None
+    return first.astimezone(UTC), (None if fixed else repeat.astimezone(UTC))
 
 
 def iter_runs(cron: str, tz: str | ZoneInfo, after: datetime) -> Iterator[datetime]:
-    """Scheduled instants strictly after `after`, in UTC, strictly increasing, each once."""
+    """Scheduled instants strictly after `after`, in UTC, strictly increasing, each once.
+
+    cronsim enumerates matching wall-clock times (naive, so no DST arithmetic happens there);
+    `_place` turns each into instants. First occurrences come in time order; second occurrences
+    (repeated hour) wait in a heap until the walk passes them."""
     fields = _fields(cron)
     zone = _zone(tz)
     fixed = not fields[0].startswith("*") and not fields[1].startswith("*")
     last = as_utc(after)
-    for local in _simulator(fields, last.astimezone(zone)):
-        # cronsim walks interval jobs in real time but may land on a skipped midnight when it
-        # moves to the next day; such a wall-clock time never happens, so it is not a run.
-        if not fixed and _imaginary(local):
-            continue
-        instant = local.astimezone(UTC)
-        # Fixed-time jobs are walked in wall-clock time, so starting inside a repeated hour can
-        # yield the first occurrence, which is already in the past: drop anything not ahead.
-        if instant <= last:
-            continue
+    repeats: list[datetime] = []
+
+    def fresh(instant: datetime) -> bool:
+        nonlocal last
+        if instant <= last:  # before `after`, or a second skipped time folding onto the same instant
+            return False
         last = instant
-        yield instant
+        return True
+
+    for wall in _simulator(fields, _walk_start(last, zone)):
+        first, repeat = _place(wall, zone, fixed)
+        if first is not None:
+            while repeats and repeats[0] < first:
+                earlier = heapq.heappop(repeats)
+                if fresh(earlier):
+                    yield earlier
+            if fresh(first):
+                yield first
+        if repeat is not None:
+            heapq.heappush(repeats, repeat)
+    while repeats:
+        earlier = heapq.heappop(repeats)
+        if fresh(earlier):
+            yield earlier
 
 
 def next_run_after(cron: str, tz: str | ZoneInfo, after: datetime) -> datetime | None:
