@@ -164,12 +164,13 @@ class SchedulerTaskUpdate(_Strict):
     def _check_tz(cls, value: Any) -> Any:
         return None if value is None else _tz(value)
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> SchedulerTaskUpdate:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise PydanticCustomError("null_field", "{field}: must not be null", {"field": name})
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Runs only for fields the client sent: an explicit null is an error, not "unchanged".
+        if value is None:
+            raise PydanticCustomError("null_field", "must not be null")
+        return value
 
     def apply_to(self, current: SchedulerTaskCreate) -> SchedulerTaskCreate:
         """The task as it is after this update."""

@@ -22,12 +22,13 @@ NEW_YORK = "America/New_York"
 MINUTE = timedelta(minutes=1)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def local(zone: str, *args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)
+def local(zone: str, year: int, month: int, day: int, hour: int, minute: int, fold: int = 0) -> datetime:
+    """The instant at which `zone` shows this wall-clock time (fold=1: its second occurrence)."""
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone), fold=fold).astimezone(UTC)
 
 
 def day_runs(cron: str, zone: str, year: int, month: int, day: int) -> list[datetime]:
@@ -77,14 +78,30 @@ def test_several_fixed_times_inside_the_gap_collapse_into_one_run() -> None:
 def test_interval_job_follows_real_time_through_the_spring_gap() -> None:
     # Berlin jumps from 02:00 CET to 03:00 CEST (01:00 UTC): no local 02:xx exists.
     runs = runs_between("*/15 * * * *", BERLIN, utc(2024, 3, 31, 0, 30), utc(2024, 3, 31, 1, 30))
-    assert runs == [utc(2024, 3, 31, 0, 45), utc(2024, 3, 31, 1, 0), utc(2024, 3, 31, 1, 15), utc(2024, 3, 31, 1, 30)]
-    assert [r.astimezone(ZoneInfo(BERLIN)).strftime("%H:%M") for r in runs] == ["01:45", "03:00", "03:15", "03:30"]
+    assert runs == [
+        utc(2024, 3, 31, 0, 45),
+        utc(2024, 3, 31, 1, 0),
+        utc(2024, 3, 31, 1, 15),
+        utc(2024, 3, 31, 1, 30),
+    ]
+    assert [r.astimezone(ZoneInfo(BERLIN)).strftime("%H:%M") for r in runs] == [
+        "01:45",
+        "03:00",
+        "03:15",
+        "03:30",
+    ]
 
 
 def test_interval_job_runs_in_both_occurrences_of_the_repeated_hour() -> None:
     runs = runs_between("*/30 * * * *", NEW_YORK, utc(2024, 11, 3, 4, 40), utc(2024, 11, 3, 7, 0))
     # 01:00 EDT, 01:30 EDT, 01:00 EST, 01:30 EST, 02:00 EST: every half hour of real time.
-    assert runs == [utc(2024, 11, 3, 5, 0), utc(2024, 11, 3, 5, 30), utc(2024, 11, 3, 6, 0), utc(2024, 11, 3, 6, 30), utc(2024, 11, 3, 7, 0)]
+    assert runs == [
+        utc(2024, 11, 3, 5, 0),
+        utc(2024, 11, 3, 5, 30),
+        utc(2024, 11, 3, 6, 0),
+        utc(2024, 11, 3, 6, 30),
+        utc(2024, 11, 3, 7, 0),
+    ]
     assert len(day_runs("*/30 * * * *", NEW_YORK, 2024, 11, 3)) == 50  # a 25-hour day
     assert len(day_runs("*/30 * * * *", NEW_YORK, 2024, 3, 10)) == 46  # a 23-hour day
 
@@ -165,7 +182,9 @@ def test_day_fields_use_cron_or_semantics_when_both_are_restricted() -> None:
 # --- an independent oracle: walk every real minute and apply the documented rules ------------------
 
 
-def oracle(minutes: set[int], hours: set[int], fixed: bool, zone: str, start: datetime, end: datetime) -> list[datetime]:
+def oracle(
+    minutes: set[int], hours: set[int], fixed: bool, zone: str, start: datetime, end: datetime
+) -> list[datetime]:
     """Runs of "M H * * *" in (start, end], computed minute by minute from the rules in the docs."""
     tz = ZoneInfo(zone)
     found: set[datetime] = set()
@@ -288,8 +307,22 @@ def test_valid_cron_is_normalised(expr: str, normal: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["Mars/Olympus", "europe/berlin", "Europe", "", " UTC", "/etc/localtime", "../zoneinfo/UTC",
-     "localtime", "posixrules", "Factory", "right/Europe/Berlin", "posix/Europe/Berlin", "UTC\x00", "A" * 80],
+    [
+        "Mars/Olympus",
+        "europe/berlin",
+        "Europe",
+        "",
+        " UTC",
+        "/etc/localtime",
+        "../zoneinfo/UTC",
+        "localtime",
+        "posixrules",
+        "Factory",
+        "right/Europe/Berlin",
+        "posix/Europe/Berlin",
+        "UTC\x00",
+        "A" * 80,
+    ],
 )
 def test_unknown_time_zone_names_the_tz_field(name: str) -> None:
     with pytest.raises(UnknownTimeZone) as caught:
@@ -297,7 +330,9 @@ def test_unknown_time_zone_names_the_tz_field(name: str) -> None:
     assert caught.value.field == "tz"
 
 
-@pytest.mark.parametrize("name", ["UTC", "Europe/Berlin", "America/New_York", "America/Argentina/Buenos_Aires", "Etc/GMT+5"])
+@pytest.mark.parametrize(
+    "name", ["UTC", "Europe/Berlin", "America/New_York", "America/Argentina/Buenos_Aires", "Etc/GMT+5"]
+)
 def test_known_time_zones_load(name: str) -> None:
     assert load_zone(name).key == name
 
