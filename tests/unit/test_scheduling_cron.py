@@ -121,6 +121,18 @@ def test_interval_minutes_inside_a_fixed_hour_do_not_run_on_the_spring_day() -> 
     assert len(day_runs("*/15 2 * * *", BERLIN, 2024, 10, 28)) == 4
 
 
+def test_spelled_out_minutes_make_a_fixed_time_job() -> None:
+    # The documented alternative to "*/15 2 * * *": once at 03:00 in spring, four times in autumn.
+    assert day_runs("0,15,30,45 2 * * *", BERLIN, 2024, 3, 31) == [utc(2024, 3, 31, 1, 0)]
+    autumn = day_runs("0,15,30,45 2 * * *", BERLIN, 2024, 10, 27)
+    assert autumn == [utc(2024, 10, 27, 0, m) for m in (0, 15, 30, 45)]  # the CEST 02:xx only
+
+
+def test_half_hourly_job_counts_on_berlin_dst_days() -> None:
+    assert len(day_runs("*/30 * * * *", BERLIN, 2024, 3, 31)) == 46
+    assert len(day_runs("*/30 * * * *", BERLIN, 2024, 10, 27)) == 50
+
+
 @pytest.mark.parametrize(
     ("cron", "fixed"),
     [
