@@ -52,15 +52,24 @@ print(json.dumps({"import": t1 - t0}))
 def _run(code: str, env: dict[str, str], *args: str) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-X", "frozen_modules=on", "-c", code, *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     with moto_server() as endpoint:
-        env = {**os.environ, "BORGOS_DYNAMODB_ENDPOINT": endpoint, "BORGOS_TABLE": "borgos",
-               "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "BORGOS_DYNAMODB_ENDPOINT": endpoint,
+            "BORGOS_TABLE": "borgos",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
         os.environ.update({k: env[k] for k in ("BORGOS_DYNAMODB_ENDPOINT", "BORGOS_TABLE")})
         from chalicelib import aws
         from chalicelib.models.tokens import TokenCreate

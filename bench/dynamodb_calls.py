@@ -11,8 +11,13 @@ from typing import Any
 
 from bench.common import ROOT  # noqa: F401  (puts the repo on sys.path)
 
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-                  POWERTOOLS_LOG_LEVEL="WARNING", BORGOS_TABLE="borgos-bench")
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+    BORGOS_TABLE="borgos-bench",
+)
 
 
 class CallCounter:

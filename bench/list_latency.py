@@ -11,8 +11,13 @@ from typing import Any
 
 from bench.common import ROOT, median, percentile  # noqa: F401
 
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-                  POWERTOOLS_LOG_LEVEL="WARNING", BORGOS_TABLE="borgos-bench")
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+    BORGOS_TABLE="borgos-bench",
+)
 REQUESTS = 60
 
 
@@ -28,12 +33,31 @@ def seed(tenant: str, count: int) -> None:
     items = []
     for ident in range(1, count + 1):
         sk = keys.entity_sk(KIND, ident)
-        items.append({"PK": keys.tenant_pk(tenant), "SK": sk, "GSI1PK": keys.tenant_index_pk(tenant, KIND, "active"),
-                      "GSI1SK": sk, "entity": "project", "id": ident, "name": f"project-{ident}",
-                      "path": f"/projects/p{ident}", "project_type": "web", "tech_stack": ["python"],
-                      "description": None, "zenith_id": None, "metadata": {}, "is_active": True, **INITIAL_SCORES,
-                      "errors": [], "deployments": {}, "error_count": 0, "created_at": now, "updated_at": now,
-                      "version": 1})
+        items.append(
+            {
+                "PK": keys.tenant_pk(tenant),
+                "SK": sk,
+                "GSI1PK": keys.tenant_index_pk(tenant, KIND, "active"),
+                "GSI1SK": sk,
+                "entity": "project",
+                "id": ident,
+                "name": f"project-{ident}",
+                "path": f"/projects/p{ident}",
+                "project_type": "web",
+                "tech_stack": ["python"],
+                "description": None,
+                "zenith_id": None,
+                "metadata": {},
+                "is_active": True,
+                **INITIAL_SCORES,
+                "errors": [],
+                "deployments": {},
+                "error_count": 0,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+        )
     items.append({"PK": keys.tenant_pk(tenant), "SK": keys.header_sk(KIND), "count": count, "active": count})
     for start in range(0, len(items), 25):
         batch = [{"PutRequest": {"Item": encode_item(i)}} for i in items[start : start + 25]]
@@ -83,8 +107,10 @@ def scenario(own: int, others: int) -> tuple[float, float, int]:
         seed("bench", own)
         for n in range(others // 1000):
             seed(f"other-{n}", 1000)
-        token = issue_token("bench", TokenCreate(name="b", scopes=["read"], rate_limit_per_minute=100_000,
-                                                 rate_limit_burst=100_000)).token
+        token = issue_token(
+            "bench",
+            TokenCreate(name="b", scopes=["read"], rate_limit_per_minute=100_000, rate_limit_burst=100_000),
+        ).token
         with Client(app) as client:
             measure(client, token)  # warm-up: models built, clients created
             return measure(client, token)
@@ -96,9 +122,11 @@ def main() -> None:
     big_table = scenario(100, 20_000)
     print(f"GET /api/v1/projects (page 50 + total), {REQUESTS} requests each, in-process moto")
     print(f"{'layout':48} {'p50 ms':>8} {'p99 ms':>8} {'items read':>11}")
-    for name, (p50, p99, read) in (("100 projects (baseline)", small),
-                                   ("20,000 projects in the caller's tenant", big_tenant),
-                                   ("100 own, 20,000 of other tenants in the table", big_table)):
+    for name, (p50, p99, read) in (
+        ("100 projects (baseline)", small),
+        ("20,000 projects in the caller's tenant", big_tenant),
+        ("100 own, 20,000 of other tenants in the table", big_table),
+    ):
         print(f"{name:48} {p50:8.2f} {p99:8.2f} {read:11d}")
     print(f"ratio, 20,000 in own tenant / 100:   {big_tenant[0] / small[0]:.2f} (target <= 1.5)")
     print(f"ratio, 20,000 in the table / 100:    {big_table[0] / small[0]:.2f} (target <= 1.5)")

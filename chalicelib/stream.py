@@ -58,6 +58,25 @@ def account_expired_errors(records: Iterable[dict[str, Any]]) -> int:
     return sum(len(e) for e in by_tenant.values())
 
 
+def new_items(records: Iterable[dict[str, Any]], entity: str) -> list[dict[str, Any]]:
+    """Items of one kind that the batch inserted."""
+    found = []
+    for record in records:
+        if record.get("eventName") == "INSERT":
+            item = image(record, "NewImage")
+            if item and item.get("entity") == entity:
+                found.append(item)
+    return found
+
+
+def enqueue_job_requests(records: Iterable[dict[str, Any]]) -> int:
+    from chalicelib import jobs
+
+    return sum(jobs.enqueue(request) for request in new_items(records, "job"))
+
+
 def handle_records(records: list[dict[str, Any]]) -> None:
-    """The stream handler's body: raise to have the batch retried (nothing here is lost)."""
+    """The stream handler's body. Every step is idempotent; raise to have the batch retried (a
+    Redis outage, say), so nothing a committed change asked for is lost."""
+    enqueue_job_requests(records)
     account_expired_errors(records)

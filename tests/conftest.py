@@ -11,6 +11,8 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+# botocore addresses streams by account-based endpoints, which in-process moto does not route.
+os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 
 
 @pytest.fixture
@@ -21,8 +23,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from chalicelib import aws as aws_clients
     from chalicelib.config import reset_settings
     from chalicelib.store.table import reset_store
+    from infra.local import moto_patches
     from infra.table import create_table
 
+    moto_patches.apply()
     for name in ("BORGOS_DYNAMODB_ENDPOINT", "BORGOS_S3_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BORGOS_TABLE", "borgos-test")
@@ -35,3 +39,70 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_store()
     aws_clients.reset_clients()
     reset_settings()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server on a free port: tests never share queues with anything else."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (make test installs it)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.02)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_queue(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The app's settings pointed at the private Redis, emptied before each test."""
+    import redis
+
+    from chalicelib import jobs
+    from chalicelib.config import reset_settings
+
+    redis.Redis.from_url(redis_url).flushdb()
+    monkeypatch.setenv("BORGOS_REDIS_URL", redis_url)
+    reset_settings()
+    jobs.redis_connection.cache_clear()
+    yield redis_url
+    jobs.redis_connection.cache_clear()
