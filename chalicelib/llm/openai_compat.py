@@ -208,7 +208,9 @@ class OpenAICompatClient:
         try:
             response = self._http.post(self._url, json=body, headers=headers)
         except httpx.TimeoutException:
-            raise LLMUnavailable(f"The LLM provider did not answer within {self._config.timeout_s:g} s") from None
+            raise LLMUnavailable(
+                f"The LLM provider did not answer within {self._config.timeout_s:g} s"
+            ) from None
         except httpx.TransportError as exc:
             raise LLMUnavailable(f"The LLM provider cannot be reached: {type(exc).__name__}") from None
         if response.status_code >= 400:
@@ -249,7 +251,9 @@ class OpenAICompatClient:
             usage = usage + (completion.usage or TokenUsage())
             model = completion.model or model
             if not completion.choices:
-                raise LLMProviderError("The LLM provider returned no choices", status_code=200, usage=usage, model=model)
+                raise LLMProviderError(
+                    "The LLM provider returned no choices", status_code=200, usage=usage, model=model
+                )
             message = completion.choices[0].message
             if message.tool_calls:
                 if last_step:
@@ -262,7 +266,10 @@ class OpenAICompatClient:
             if message.content is None:
                 reason = completion.choices[0].finish_reason or "unknown"
                 raise LLMProviderError(
-                    f"The model gave no answer (finish_reason: {reason})", status_code=200, usage=usage, model=model
+                    f"The model gave no answer (finish_reason: {reason})",
+                    status_code=200,
+                    usage=usage,
+                    model=model,
                 )
             return LLMAnswer(
                 result=_parse_result(message.content),
@@ -283,7 +290,9 @@ class OpenAICompatClient:
         except ToolError as exc:
             content = exc.to_dict()
         except Exception:
-            logger.exception("tool failed during an LLM query", tool=call.function.name, request_id=ctx.request_id)
+            logger.exception(
+                "tool failed during an LLM query", tool=call.function.name, request_id=ctx.request_id
+            )
             content = {"error": "INTERNAL", "message": "The tool failed"}
         return {"role": "tool", "tool_call_id": call.id, "content": json.dumps(content)}
 

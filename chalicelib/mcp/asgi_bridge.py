@@ -84,7 +84,8 @@ def run_asgi(
         "root_path": "",
         "query_string": request.query_string.encode("latin-1"),
         "headers": [
-            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in request.header_items()
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in request.header_items()
         ],
         "server": server,
         "client": client,
@@ -128,7 +129,9 @@ class _ResponseCollector:
         kind = message["type"]
         if kind == "http.response.start":
             self._status = int(message["status"])
-            self._headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
+            self._headers = [
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])
+            ]
         elif kind == "http.response.body":
             self._chunks.append(bytes(message.get("body", b"")))
             if not message.get("more_body", False):

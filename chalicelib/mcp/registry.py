@@ -214,4 +214,6 @@ def _parse_args(spec: ToolSpec, args: Any) -> BaseModel:
             for err in exc.errors()
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
-        raise InvalidToolArguments(f"Invalid arguments for {spec.name!r}: {summary}", details=details) from None
+        raise InvalidToolArguments(
+            f"Invalid arguments for {spec.name!r}: {summary}", details=details
+        ) from None

@@ -31,13 +31,32 @@ from typing import Any
 MASK = "********"
 MIN_KNOWN_SECRET_LENGTH = 4
 
-_SENSITIVE_WORDS = frozenset({
-    "secret", "secrets", "password", "passwd", "pwd", "passphrase", "token", "credential",
-    "credentials", "authorization", "cookie", "apikey",
-})
+_SENSITIVE_WORDS = frozenset(
+    {
+        "secret",
+        "secrets",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "token",
+        "credential",
+        "credentials",
+        "authorization",
+        "cookie",
+        "apikey",
+    }
+)
 _SENSITIVE_SUFFIXES = (
-    "api_key", "private_key", "secret_key", "access_key", "signing_key", "encryption_key",
-    "session_key", "ssh_key", "client_secret",
+    "api_key",
+    "private_key",
+    "secret_key",
+    "access_key",
+    "signing_key",
+    "encryption_key",
+    "session_key",
+    "ssh_key",
+    "client_secret",
 )
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[^a-zA-Z0-9]+")
@@ -85,11 +104,7 @@ def _scrub_mapping(value: Mapping[Any, Any], secrets: list[str], marked: frozens
     out: dict[Any, Any] = {}
     for key, item in value.items():
         name = str(key)
-        masked = (
-            is_sensitive_key(name)
-            or name in marked
-            or (entry_is_sensitive and name == "value")
-        )
+        masked = is_sensitive_key(name) or name in marked or (entry_is_sensitive and name == "value")
         if masked and _reveals_something(item):
             out[key] = MASK
         elif name == "sensitive_keys":

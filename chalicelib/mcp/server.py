@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.mcp.asgi_bridge import DEFAULT_TIMEOUT_S, HttpRequest, HttpResponse, Receive, Scope, Send, run_asgi
+from chalicelib.mcp.asgi_bridge import (
+    DEFAULT_TIMEOUT_S,
+    HttpRequest,
+    HttpResponse,
+    Receive,
+    Scope,
+    Send,
+    run_asgi,
+)
 from chalicelib.mcp.registry import ToolContext, ToolError, ToolRegistry, ToolSpec
 
 if TYPE_CHECKING:
@@ -39,18 +47,25 @@ class McpEndpoint:
         self._version = version
         self._server: Server[Any] | None = None
 
-    def handle(self, request: HttpRequest, ctx: ToolContext, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> HttpResponse:
+    def handle(
+        self, request: HttpRequest, ctx: ToolContext, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> HttpResponse:
         """Answer one HTTP request to ``/mcp`` for the already authenticated caller ``ctx``."""
         if request.method.upper() == "GET":
             # Stateless: no server-initiated stream to offer. The spec's answer for that is 405.
             return HttpResponse(
                 status=405,
                 headers=[("content-type", "application/json"), ("allow", "POST, DELETE")],
-                body=json.dumps({
-                    "jsonrpc": "2.0",
-                    "id": None,
-                    "error": {"code": -32000, "message": "Method Not Allowed: this server offers no SSE stream"},
-                }).encode(),
+                body=json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": None,
+                        "error": {
+                            "code": -32000,
+                            "message": "Method Not Allowed: this server offers no SSE stream",
+                        },
+                    }
+                ).encode(),
             )
         return run_asgi(self.asgi_app, request, state={TOOL_CONTEXT_STATE_KEY: ctx}, timeout_s=timeout_s)
 
@@ -83,7 +98,9 @@ class McpEndpoint:
             self._name,
             version=self._version,
             instructions="BorgOS control plane: projects, deployments, errors, code search and agent tasks.",
-            get_tool_input_schema=lambda name: self._registry.json_schema(name) if name in self._registry else None,
+            get_tool_input_schema=lambda name: (
+                self._registry.json_schema(name) if name in self._registry else None
+            ),
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
         )
@@ -98,19 +115,25 @@ class McpEndpoint:
 
         caller = _tool_context_from(ctx)
         if caller is None:
-            return _error_result({"error": "UNAUTHORIZED", "message": "No authenticated caller for this request"})
+            return _error_result(
+                {"error": "UNAUTHORIZED", "message": "No authenticated caller for this request"}
+            )
         try:
             # Handlers are synchronous (boto3); keep them off the event loop.
-            result = await anyio.to_thread.run_sync(self._registry.call, params.name, params.arguments, caller)
+            result = await anyio.to_thread.run_sync(
+                self._registry.call, params.name, params.arguments, caller
+            )
         except ToolError as exc:
             return _error_result({**exc.to_dict(), "request_id": caller.request_id})
         except Exception:
             logger.exception("MCP tool failed", tool=params.name, request_id=caller.request_id)
-            return _error_result({
-                "error": "INTERNAL",
-                "message": "The tool failed; the request id finds the details in the logs",
-                "request_id": caller.request_id,
-            })
+            return _error_result(
+                {
+                    "error": "INTERNAL",
+                    "message": "The tool failed; the request id finds the details in the logs",
+                    "request_id": caller.request_id,
+                }
+            )
         return _ok_result(result)
 
 

@@ -1,4 +1,5 @@
-"""The OpenAI-compatible adapter against recorded chat-completions exchanges (tests/fixtures/recorded/llm_*.json).
+"""The OpenAI-compatible adapter against recorded chat-completions exchanges
+(tests/fixtures/recorded/llm_*.json).
 
 Each exchange is replayed with httpx.MockTransport: the request we send must equal the recorded one
 (URL, auth header, model, messages with tool results and tool_call_ids, tools, tool_choice)."""
@@ -48,7 +49,13 @@ class DeployProjectArgs(ToolArgs):
 
 
 PROJECTS = [
-    {"id": 1, "name": "MyWebApp", "path": "/projects/mywebapp", "tech_stack": ["python", "django", "react"], "active": True},
+    {
+        "id": 1,
+        "name": "MyWebApp",
+        "path": "/projects/mywebapp",
+        "tech_stack": ["python", "django", "react"],
+        "active": True,
+    },
     {"id": 2, "name": "api-service", "path": "/projects/api-service", "tech_stack": ["go"], "active": True},
 ]
 
@@ -66,14 +73,44 @@ def _get_project(ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
 
 
 def make_registry(deployed: list[int]) -> ToolRegistry:
+    def deploy(ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
+        assert isinstance(args, DeployProjectArgs)
+        deployed.append(args.project_id)
+        return {"deployed": True}
+
     reg = ToolRegistry()
-    reg.register(ToolSpec("list_projects", "List all projects in the system", ListProjectsArgs, "read",
-                          lambda ctx, args: [p for p in PROJECTS if args.active in (None, p["active"])]))
-    reg.register(ToolSpec("get_project", "Get one project with its configuration", GetProjectArgs, "read", _get_project))
-    reg.register(ToolSpec("list_files", "List the files of a project matching a glob", ListFilesArgs, "read",
-                          lambda ctx, args: ["main.py", "utils.py", "models.py", "tests/test_main.py"]))
-    reg.register(ToolSpec("deploy_project", "Deploy a project to a specific port", DeployProjectArgs, "deploy",
-                          lambda ctx, args: deployed.append(args.project_id) or {"deployed": True}))
+    reg.register(
+        ToolSpec(
+            "list_projects",
+            "List all projects in the system",
+            ListProjectsArgs,
+            "read",
+            lambda ctx, args: [p for p in PROJECTS if args.active in (None, p["active"])],
+        )
+    )
+    reg.register(
+        ToolSpec(
+            "get_project", "Get one project with its configuration", GetProjectArgs, "read", _get_project
+        )
+    )
+    reg.register(
+        ToolSpec(
+            "list_files",
+            "List the files of a project matching a glob",
+            ListFilesArgs,
+            "read",
+            lambda ctx, args: ["main.py", "utils.py", "models.py", "tests/test_main.py"],
+        )
+    )
+    reg.register(
+        ToolSpec(
+            "deploy_project",
+            "Deploy a project to a specific port",
+            DeployProjectArgs,
+            "deploy",
+            deploy,
+        )
+    )
     return reg
 
 
@@ -226,8 +263,10 @@ def _client(handler: Any, **config: Any) -> OpenAICompatClient:
 
 def test_model_still_calling_tools_on_the_last_step_is_an_error(registry: ToolRegistry) -> None:
     tool_call = {"id": "call_1", "type": "function", "function": {"name": "list_projects", "arguments": "{}"}}
-    client = _client(lambda request: httpx.Response(200, json=_completion({"content": None, "tool_calls": [tool_call]})),
-                     max_steps=2)
+    client = _client(
+        lambda request: httpx.Response(200, json=_completion({"content": None, "tool_calls": [tool_call]})),
+        max_steps=2,
+    )
 
     with pytest.raises(LLMStepLimitExceeded) as caught:
         client.answer("loop forever", registry, READER)
@@ -305,11 +344,13 @@ def test_missing_configuration_is_refused(environ: dict[str, str]) -> None:
 
 
 def test_configuration_from_environment() -> None:
-    config = LLMConfig.from_env({
-        "BORGOS_LLM_BASE_URL": "http://127.0.0.1:11434/v1",
-        "BORGOS_LLM_MODEL": "llama3.1",
-        "BORGOS_LLM_MAX_STEPS": "3",
-    })
+    config = LLMConfig.from_env(
+        {
+            "BORGOS_LLM_BASE_URL": "http://127.0.0.1:11434/v1",
+            "BORGOS_LLM_MODEL": "llama3.1",
+            "BORGOS_LLM_MAX_STEPS": "3",
+        }
+    )
 
     assert config.configured and config.api_key is None and config.max_steps == 3
     assert OpenAICompatClient(config).model == "llama3.1"
