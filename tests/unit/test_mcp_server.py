@@ -7,9 +7,12 @@ synchronous call the route makes in Lambda."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -309,3 +312,16 @@ def test_tool_call_without_an_authenticated_caller_is_refused(
     assert result["isError"] is True
     assert json.loads(result["content"][0]["text"])["error"] == "UNAUTHORIZED"
     assert deployments == []
+
+
+def test_importing_the_lambda_modules_loads_no_sdk() -> None:
+    # Cold start is measured: mcp (and its starlette/anyio) and httpx load only when /mcp or an LLM is used.
+    probe = (
+        "import sys, chalicelib.mcp.server, chalicelib.llm.openai_compat, chalicelib.llm.budget;"
+        "print(sorted(m for m in ('mcp', 'mcp_types', 'starlette', 'anyio', 'httpx') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+
+    out = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip() == "[]"
