@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 
 from chalicelib.mcp.asgi_bridge import (
     DEFAULT_TIMEOUT_S,
+    AsgiTimeout,
     HttpRequest,
     HttpResponse,
     Receive,
@@ -53,21 +54,14 @@ class McpEndpoint:
         """Answer one HTTP request to ``/mcp`` for the already authenticated caller ``ctx``."""
         if request.method.upper() == "GET":
             # Stateless: no server-initiated stream to offer. The spec's answer for that is 405.
-            return HttpResponse(
-                status=405,
-                headers=[("content-type", "application/json"), ("allow", "POST, DELETE")],
-                body=json.dumps(
-                    {
-                        "jsonrpc": "2.0",
-                        "id": None,
-                        "error": {
-                            "code": -32000,
-                            "message": "Method Not Allowed: this server offers no SSE stream",
-                        },
-                    }
-                ).encode(),
+            return _jsonrpc_error(
+                405, "Method Not Allowed: this server offers no SSE stream", ("allow", "POST, DELETE")
             )
-        return run_asgi(self.asgi_app, request, state={TOOL_CONTEXT_STATE_KEY: ctx}, timeout_s=timeout_s)
+        try:
+            return run_asgi(self.asgi_app, request, state={TOOL_CONTEXT_STATE_KEY: ctx}, timeout_s=timeout_s)
+        except AsgiTimeout:
+            logger.warning("MCP request timed out", request_id=ctx.request_id, timeout_s=timeout_s)
+            return _jsonrpc_error(504, f"No answer within {timeout_s:g} s; a tool may still complete")
 
     async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point serving one request with a fresh stateless session manager."""
@@ -119,9 +113,10 @@ class McpEndpoint:
                 {"error": "UNAUTHORIZED", "message": "No authenticated caller for this request"}
             )
         try:
-            # Handlers are synchronous (boto3); keep them off the event loop.
+            # Handlers are synchronous (boto3): keep them off the event loop, and let the deadline
+            # answer the client even while one still runs (it finishes in its thread).
             result = await anyio.to_thread.run_sync(
-                self._registry.call, params.name, params.arguments, caller
+                self._registry.call, params.name, params.arguments, caller, abandon_on_cancel=True
             )
         except ToolError as exc:
             return _error_result({**exc.to_dict(), "request_id": caller.request_id})
@@ -135,6 +130,11 @@ class McpEndpoint:
                 }
             )
         return _ok_result(result)
+
+
+def _jsonrpc_error(status: int, message: str, *headers: tuple[str, str]) -> HttpResponse:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": message}}
+    return HttpResponse(status, [("content-type", "application/json"), *headers], json.dumps(body).encode())
 
 
 def _tool_context_from(ctx: Any) -> ToolContext | None:

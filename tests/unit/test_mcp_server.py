@@ -293,6 +293,31 @@ def test_post_without_json_content_type_is_refused(endpoint: McpEndpoint) -> Non
     assert response.status == 400
 
 
+def test_a_tool_that_outlives_the_deadline_gets_a_504(registry: ToolRegistry) -> None:
+    release = threading.Event()
+    registry.register(
+        ToolSpec("stuck_tool", "Never returns in time", NoArgs, "read", lambda c, a: release.wait(30))
+    )
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "stuck_tool", "arguments": {}},
+    }
+    headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+    try:
+        response = McpEndpoint(registry).handle(
+            HttpRequest("POST", "/mcp", headers, json.dumps(call).encode()),
+            TOKENS["tok-reader"],
+            timeout_s=0.3,
+        )
+    finally:
+        release.set()
+
+    assert response.status == 504
+    assert "No answer within 0.3 s" in json.loads(response.body)["error"]["message"]
+
+
 def test_tool_call_without_an_authenticated_caller_is_refused(
     endpoint: McpEndpoint, deployments: list[Any]
 ) -> None:
