@@ -318,6 +318,15 @@ def test_a_tool_that_outlives_the_deadline_gets_a_504(registry: ToolRegistry) ->
     assert "No answer within 0.3 s" in json.loads(response.body)["error"]["message"]
 
 
+def test_bodies_over_one_mebibyte_are_refused(endpoint: McpEndpoint) -> None:
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    body = b'{"pad": "' + b"x" * (1024 * 1024) + b'"}'
+
+    response = endpoint.handle(HttpRequest("POST", "/mcp", headers, body), TOKENS["tok-reader"])
+
+    assert response.status == 413
+
+
 def test_tool_call_without_an_authenticated_caller_is_refused(
     endpoint: McpEndpoint, deployments: list[Any]
 ) -> None:
