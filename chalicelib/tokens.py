@@ -80,3 +80,21 @@ def revoke_token(tenant: str, token_id: int) -> None:
         tx.count(KIND, delta=-1)
 
     store.commit(tenant, build)
+
+
+BOOTSTRAP_TENANT = "local"
+
+
+def bootstrap_admin_token(existing: str | None) -> str:
+    """The admin token `make dev` prints: the previous one while it still works, else a new one."""
+    from chalicelib.auth import authenticate
+    from chalicelib.errors import Unauthorized
+
+    if existing:
+        try:
+            if authenticate(existing).has("admin"):
+                return existing
+        except Unauthorized:
+            pass
+    issued = issue_token(BOOTSTRAP_TENANT, TokenCreate(name="local-admin", scopes=["admin"]))
+    return issued.token

@@ -150,3 +150,19 @@ def test_unexpected_failure_is_500_without_internals(alice: Caller, monkeypatch:
     error = body(response)
     assert error["code"] == "INTERNAL" and "secret" not in response.body.decode()
     assert error["request_id"] == response.headers["X-Request-Id"]
+
+
+def test_bootstrap_token_is_kept_while_valid_and_replaced_when_revoked(client: Client) -> None:
+    from chalicelib.tokens import bootstrap_admin_token
+
+    first = bootstrap_admin_token(None)
+    assert bootstrap_admin_token(first) == first
+    caller = Caller(client, first)
+    assert (
+        caller.post("/api/v1/tokens", {"name": "x", "scopes": ["read"], "tenant": "dave"}).status_code == 201
+    )
+    own = next(t for t in body(caller.get("/api/v1/tokens")) if t["name"] == "local-admin")
+    caller.delete(f"/api/v1/tokens/{own['id']}")
+    second = bootstrap_admin_token(first)
+    assert second != first and Caller(client, second).get("/api/v1/tokens").status_code == 200
+    assert bootstrap_admin_token("borg_not-a-token") not in (first, second)
