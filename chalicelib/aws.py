@@ -38,4 +38,6 @@ def _session() -> Any:
 
 
 def reset_clients() -> None:
+    """Forget clients and the session (tests and tools that swap endpoints or mocks)."""
     client.cache_clear()
+    _session.cache_clear()
