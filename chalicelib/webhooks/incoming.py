@@ -23,7 +23,7 @@ from chalicelib.models.webhooks import HookConfig, HookCreated, HookInfo
 from chalicelib.store import keys
 from chalicelib.store.codec import encode
 from chalicelib.store.table import Tx, get_store
-from chalicelib.webhooks import github, inbound
+from chalicelib.webhooks import github, inbound, signing
 from chalicelib.webhooks.errors import SignatureVerificationError, WebhookInputError
 
 GITHUB_PREFIX = "GHHOOK#"
@@ -217,10 +217,20 @@ def handle_github(project_id: int, headers: dict[str, str], body: bytes) -> dict
 # -- triggers ------------------------------------------------------------------------------------
 
 
+def _as_stored_secret(provided: str | None) -> str | None:
+    """Secrets are stored in the `whsec_` form; accept the passphrase a hook was created with too."""
+    if provided is None:
+        return None
+    try:
+        return signing.normalize_secret(provided)
+    except WebhookInputError:
+        return provided
+
+
 def handle_trigger(webhook_id: int, headers: dict[str, str]) -> dict[str, Any]:
     from chalicelib.webhooks import service
 
-    provided = headers.get(inbound.TRIGGER_SECRET_HEADER)
+    provided = _as_stored_secret(headers.get(inbound.TRIGGER_SECRET_HEADER))
     matched = None
     for item in service.items_with_id(webhook_id):
         if inbound.secrets_equal(item["secret"], provided):

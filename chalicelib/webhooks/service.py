@@ -55,7 +55,9 @@ def public(item: dict[str, Any]) -> WebhookOut:
 def check_target(url: str) -> None:
     """Refuse targets the deployment may not deliver to (private, loopback, ...) before storing them."""
     try:
-        targets.resolve_target(url, allow_private=get_settings().allow_private_webhook_targets)
+        targets.resolve_target(
+            url, allow_private=get_settings().allow_private_webhook_targets, resolver=targets.system_resolver
+        )
     except InvalidTargetError as exc:
         raise ValidationFailed.field("url", str(exc)) from None
 
