@@ -40,7 +40,7 @@ def seed(tenant: str, count: int) -> None:
     from chalicelib.store.codec import encode_item
 
     now = clock.iso(clock.now())
-    items = []
+    items: list[dict[str, Any]] = []
     for ident in range(1, count + 1):
         sk = keys.entity_sk(KIND, ident)
         items.append(
