@@ -165,6 +165,24 @@ def test_a_failed_post_fails_the_batch_and_the_retry_delivers_once(
         assert_nothing_more(ws)
 
 
+def test_batches_handed_over_out_of_order_skip_nothing(rt: Realtime, alice: Caller) -> None:
+    from app import on_table_change
+
+    with rt.socket(alice.token) as ws:
+        subscribe(ws, ["projects"])
+        _project(alice, "first")
+        _project(alice, "second")
+        records = rt.stream.drain()
+
+        def for_event(seq: int) -> list[dict[str, Any]]:
+            return [r for r in records if r["dynamodb"]["Keys"]["SK"]["S"] == f"EVENT#{seq:015d}"]
+
+        on_table_change({"Records": for_event(2)}, None)  # another shard's later batch comes first
+        assert [recv(ws)["seq"], recv(ws)["seq"]] == [1, 2]
+        on_table_change({"Records": for_event(1)}, None)
+        assert_nothing_more(ws)
+
+
 def test_gone_connections_are_forgotten(rt: Realtime, alice: Caller) -> None:
     from chalicelib.realtime import connections
 
