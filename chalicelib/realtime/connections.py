@@ -187,6 +187,8 @@ def subscribers(tenant: str, channel: str) -> list[Subscriber]:
         "IndexName": INDEX,
         "KeyConditionExpression": "GSI3PK = :pk",
         "ExpressionAttributeValues": {":pk": encode(channel_index_pk(tenant, channel))},
+        "ProjectionExpression": "connection_id, endpoint, #state, #cursor",
+        "ExpressionAttributeNames": {"#state": "state", "#cursor": "cursor"},
     }
     found: list[Subscriber] = []
     while True:

@@ -84,6 +84,25 @@ def atomic_transact_write_items(self: Any, transact_items: list[dict[str, Any]])
             )
 
 
+def serialized_dynamodb_actions() -> None:
+    """moto's DynamoDB backend is not thread-safe: a Query iterating a table while another thread
+    inserts fails with "dictionary changed size during iteration". DynamoDB itself serves requests
+    concurrently; here one lock runs each action whole (the WebSocket emulator and the fan-out call
+    DynamoDB from many threads)."""
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    call_action = DynamoHandler.call_action
+
+    def locked(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -91,4 +110,5 @@ def apply() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
     DynamoDBBackend.transact_write_items = atomic_transact_write_items  # type: ignore[method-assign]
+    serialized_dynamodb_actions()
     _applied = True
