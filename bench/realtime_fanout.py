@@ -53,8 +53,8 @@ class Clients:
                 *(connect(self.url, open_timeout=60) for _ in range(start, min(self.count, start + 50)))
             )
             self.sockets.extend(batch)
-        for start in range(0, self.count, 50):  # in waves, so no handler waits past its 29 s timeout
-            wave = self.sockets[start : start + 50]
+        for start in range(0, self.count, 25):  # in waves: moto serializes every DynamoDB call
+            wave = self.sockets[start : start + 25]
             for ws in wave:
                 await ws.send(json.dumps({"type": "subscribe", "channels": ["projects"]}))
             replies = await asyncio.gather(*(ws.recv() for ws in wave))
@@ -113,7 +113,9 @@ def run(sockets: int, rounds: int) -> dict[str, Any]:
     moto_patches.apply()
     with mock_aws():
         create_table(aws.client("dynamodb"), "borgos-bench")
-        gateway = run_in_thread(app, configure_app=False, settings=GatewaySettings(handler_workers=32))
+        gateway = run_in_thread(
+            app, configure_app=False, settings=GatewaySettings(handler_workers=32, integration_timeout=120)
+        )
         os.environ["BORGOS_WEBSOCKET_ENDPOINT"] = gateway.management_url
         reset_settings()
         token = issue_token("bench", TokenCreate(name="bench", scopes=["read", "write"])).token

@@ -237,19 +237,30 @@ def handle_trigger(webhook_id: int, headers: dict[str, str]) -> dict[str, Any]:
             matched = matched or item
     if matched is None:
         raise Unauthorized("x-webhook-secret is missing or wrong")
-    tenant = matched["tenant"]
-    if not matched.get("enabled"):
+    delivery = next((headers[h] for h in TRIGGER_DELIVERY_HEADERS if headers.get(h)), None)
+    # The index may lag: act on the webhook as it is now.
+    return run_action(matched["tenant"], webhook_id, delivery_id=delivery)
+
+
+def run_action(
+    tenant: str, webhook_id: int, *, delivery_id: str | None = None, item: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the action configured on a webhook (triggers; the scheduler's `{"type": "webhook"}` runs).
+    With a delivery id the action runs once however often it is asked."""
+    from chalicelib.webhooks import service
+
+    item = item or service.get_item(tenant, webhook_id)
+    if not item.get("enabled"):
         raise Conflict(f"Webhook {webhook_id} is disabled")
-    action = matched.get("action")
+    action = item.get("action")
     if not action:
         raise Conflict(f"Webhook {webhook_id} has no action configured")
-    delivery = next((headers[h] for h in TRIGGER_DELIVERY_HEADERS if headers.get(h)), None)
-    key = inbound.replay_key("trigger", f"{tenant}/{webhook_id}", delivery) if delivery else None
+    key = inbound.replay_key("trigger", f"{tenant}/{webhook_id}", delivery_id) if delivery_id else None
     project_id = int(action["project_id"])
     if action["type"] == "scan":
         result = _once(key, lambda: scan_only(tenant, project_id))
     else:
         result = _once(key, lambda: rescan_and_redeploy(tenant, project_id))
     if result is None:
-        return {"message": f"Delivery {delivery} was already processed"}
+        return {"message": f"Delivery {delivery_id} was already processed"}
     return {**result, "action": action["type"]}

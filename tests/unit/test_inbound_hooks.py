@@ -254,3 +254,18 @@ def test_a_trigger_without_an_action_or_on_a_disabled_hook_is_a_conflict(
     alice.post(f"/api/v1/webhooks/{hook_id}/toggle")
     assert body(_trigger(alice, hook_id, trigger_hook["secret"]))["action"] == "redeploy"
     assert acted == [("redeploy", "alice", 1)]
+
+
+def test_the_scheduler_runs_a_webhooks_action_by_tenant_and_id(
+    alice: Caller, trigger_hook: dict[str, Any], acted: list[Any]
+) -> None:
+    from chalicelib.errors import NotFound
+
+    assert incoming.run_action("alice", trigger_hook["id"], delivery_id="run-1")["action"] == "scan"
+    assert (
+        "already processed"
+        in incoming.run_action("alice", trigger_hook["id"], delivery_id="run-1")["message"]
+    )
+    with pytest.raises(NotFound):
+        incoming.run_action("bob", trigger_hook["id"])
+    assert acted == [("scan", "alice", 1)]
