@@ -53,6 +53,8 @@ class Settings:
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
     )
+    # The worker host deployments go to when a request names none (and no host has registered).
+    deploy_default_host: str = field(default_factory=lambda: _env("BORGOS_DEPLOY_HOST", "local"))
 
 
 @lru_cache(maxsize=1)
