@@ -92,14 +92,15 @@ def _by_project(tenant: str, project_id: int) -> str:
     return keys.tenant_index_pk(tenant, projects.KIND, project_id, KIND)
 
 
-def by_host(host: str) -> str:
-    """GSI3 partition of every deployment placed on a host (all tenants): what reconcile reads."""
-    return f"HOST#{host}#{KIND}"
+def by_host(tenant: str, host: str) -> str:
+    """GSI3 partition of every deployment placed on one of the tenant's hosts (reconcile reads it)."""
+    return keys.tenant_index_pk(tenant, "HOST", host, KIND)
 
 
-def port_claim_key(host: str, port: int) -> tuple[str, str]:
-    """Ports belong to a host, not a tenant: one claim item per host port, across tenants."""
-    return f"PORT#{host}", f"PORT#{port:05d}"
+def port_claim_sk(host: str, port: int) -> str:
+    """One claim item per port of a host (hosts belong to a tenant): taken in the same transaction
+    as the status change that needs the port, so two deployments can never hold it at once."""
+    return f"PORT#{host}#{port:05d}"
 
 
 # hosts (the registry of worker hosts lives in chalicelib/hosts.py) --------------------------------
@@ -237,10 +238,23 @@ def list_revisions(tenant: str, deployment_id: int) -> list[Revision]:
     return [Revision.model_validate(item) for item in page.items]
 
 
-def deployments_on_host(host: str) -> list[dict[str, Any]]:
-    """Every deployment placed on a host, all tenants (reconcile's desired state)."""
-    page = get_store().query_page(pk=by_host(host), index="GSI3", sk_prefix="T#", limit=500)
-    return page.items
+def deployments_on_host(tenant: str, host: str) -> list[dict[str, Any]]:
+    """Every deployment placed on a host (reconcile's desired state)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = get_store().query_page(
+            pk=by_host(tenant, host),
+            base_pk=keys.tenant_pk(tenant),
+            index="GSI3",
+            sk_prefix=f"{KIND}#",
+            limit=200,
+            cursor=cursor,
+        )
+        items.extend(page.items)
+        if not page.next_cursor:
+            return items
+        cursor = page.next_cursor
 
 
 def redact(text: str, environment: dict[str, str]) -> str:
@@ -269,17 +283,16 @@ def get_logs(tenant: str, deployment_id: int) -> DeploymentLogs:
 
 # the one write path of a deployment ---------------------------------------------------------------
 def _claim_port(tx: Tx, item: dict[str, Any]) -> None:
-    pk, sk = port_claim_key(item["host"], item["port"])
+    sk = port_claim_sk(item["host"], item["port"])
     tx.put(
-        {"PK": pk, "SK": sk, "entity": "port_claim", "tenant": tx.tenant, "deployment_id": item["id"]},
+        {"PK": tx.pk, "SK": sk, "entity": "port_claim", "tenant": tx.tenant, "deployment_id": item["id"]},
         create_only=True,
         on_fail=PortInUse(f"Port {item['port']} is already in use"),
     )
 
 
 def _release_port(tx: Tx, item: dict[str, Any]) -> None:
-    pk, sk = port_claim_key(item["host"], item["port"])
-    tx.delete(pk, sk, must_exist=False)
+    tx.delete(tx.pk, port_claim_sk(item["host"], item["port"]), must_exist=False)
 
 
 def _count_status(tx: Tx, status: str, delta: int) -> None:
@@ -457,8 +470,8 @@ def create_deployment(tenant: str, request: DeployRequest) -> dict[str, Any]:
             "GSI1SK": deployment_sk(deployment_id),
             "GSI2PK": _by_status(tenant, "pending"),
             "GSI2SK": deployment_sk(deployment_id),
-            "GSI3PK": by_host(host),
-            "GSI3SK": f"{tx.pk}#{deployment_sk(deployment_id)}",
+            "GSI3PK": by_host(tenant, host),
+            "GSI3SK": deployment_sk(deployment_id),
             "entity": "deployment",
             "tenant": tenant,
             "id": deployment_id,

@@ -104,7 +104,7 @@ def test_deploy_writes_item_revision_port_claim_event_and_job_together(alice: Ca
     assert body(alice.get("/api/v1/projects/1"))["deployments"] == [
         {"id": 1, "port": 8091, "status": "pending"}
     ]
-    assert ("PORT#local", "PORT#08091") in writes_of_interest()
+    assert ("T#alice", "PORT#local#08091") in writes_of_interest()
     assert body(alice.get("/api/v1/status"))["active_deployments"] == 1
 
 
@@ -173,11 +173,10 @@ def test_a_port_taken_on_the_host_is_port_in_use_and_leaves_nothing(alice: Calle
     assert deploy(alice, name="other", host="beta").status_code == 201
 
 
-def test_ports_are_per_host_across_tenants(alice: Caller, bob: Caller, project: None) -> None:
+def test_hosts_and_their_ports_belong_to_a_tenant(alice: Caller, bob: Caller, project: None) -> None:
     bob.post("/api/v1/projects", PROJECT)
     deploy(alice)
-    response = deploy(bob)
-    assert response.status_code == 400 and body(response)["code"] == "PORT_IN_USE"
+    assert deploy(bob).status_code == 201
 
 
 def test_a_port_the_host_reports_bound_is_port_in_use(
@@ -355,7 +354,7 @@ def test_stop_and_restart_reply_with_the_reference_messages_and_request_jobs(
     assert busy.status_code == 409 and "job in progress" in body(busy)["message"]
     worker_moves("alice", 1, "stopped")
     assert body(alice.get("/api/v1/projects/1"))["deployments"][0]["status"] == "stopped"
-    assert ("PORT#local", "PORT#08091") not in writes_of_interest()
+    assert ("T#alice", "PORT#local#08091") not in writes_of_interest()
     # Stopping what is stopped is the same answer and no new job.
     jobs_before = len(job_requests("alice"))
     assert body(alice.post("/api/v1/deployments/1/stop")) == {"message": "Deployment 1 stopped"}
@@ -364,7 +363,7 @@ def test_stop_and_restart_reply_with_the_reference_messages_and_request_jobs(
     assert body(alice.post("/api/v1/deployments/1/restart")) == {"message": "Deployment 1 restarted"}
     got = body(alice.get("/api/v1/deployments/1"))
     assert got["status"] == "pending" and got["revision"] == 2
-    assert ("PORT#local", "PORT#08091") in writes_of_interest()
+    assert ("T#alice", "PORT#local#08091") in writes_of_interest()
 
 
 def test_restart_of_a_running_deployment_is_a_control_job(alice: Caller, project: None) -> None:
@@ -416,7 +415,7 @@ def test_delete_is_a_job_then_the_records_go(alice: Caller, project: None) -> No
     deployments.change("alice", 1, lambda tx, item: deployments.delete_records(tx, item, project_exists=True))
     assert alice.get("/api/v1/deployments/1").status_code == 404
     assert body(alice.get("/api/v1/projects/1"))["deployments"] == []
-    assert ("PORT#local", "PORT#08091") not in writes_of_interest()
+    assert ("T#alice", "PORT#local#08091") not in writes_of_interest()
     assert events_of("alice")[-1]["name"] == "deployment.deleted"
     header = next(i for i in table_items() if i["PK"] == "T#alice" and i["SK"] == "DEPLOY#")
     assert header["count"] == 0 and header["active"] == 0
