@@ -55,6 +55,8 @@ class Settings:
     )
     # The worker host deployments go to when a request names none (and no host has registered).
     deploy_default_host: str = field(default_factory=lambda: _env("BORGOS_DEPLOY_HOST", "local"))
+    # Seconds a new container has to answer its health check before its revision is failed.
+    deploy_health_timeout: int = field(default_factory=lambda: _env_int("BORGOS_DEPLOY_HEALTH_TIMEOUT", 60))
 
 
 @lru_cache(maxsize=1)

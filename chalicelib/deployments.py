@@ -738,3 +738,8 @@ def mark_images_gone(tenant: str, deployment_id: int, image_ids: set[str]) -> li
 
 def _mark_gone(sk: str, tx: Tx) -> None:
     tx.update(tx.pk, sk, set={"image_available": False})
+
+
+def delete_revision(tenant: str, deployment_id: int, revision: int) -> None:
+    """Remove one revision record (a delete removes them before the deployment item)."""
+    get_store().delete(keys.tenant_pk(tenant), revision_sk(deployment_id, revision))
