@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from chalicelib import clock, deployments, errorlog, jobs, projects
@@ -480,15 +480,25 @@ def reconcile_host(tenant: str, host: str) -> dict[str, int]:
 
 
 def _job_dead(job_id: str, requested_at: str | None, connection: Any) -> bool:
+    """Whether a deployment's recorded job can no longer report. Reconcile asks only when nobody
+    holds the deployment's lock, so a job RQ still calls "started" for longer than a lock lease lost
+    its worker (RQ itself notices a dead worker only minutes later)."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
     try:
-        status = Job.fetch(job_id, connection=connection).get_status()
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         # Not on RQ yet: the stream may still be delivering it, for a while.
         return requested_at is None or clock.now() - clock.parse(requested_at) > JOB_GRACE
-    return str(getattr(status, "value", status)) in ("failed", "stopped", "canceled", "finished")
+    status = str(getattr(job.get_status(), "value", job.get_status()))
+    if status == "started":
+        started = job.started_at
+        if started is None:
+            return False
+        started = started if started.tzinfo else started.replace(tzinfo=UTC)
+        return clock.now() - started > timedelta(seconds=docker_locks.LEASE_SECONDS)
+    return status in ("failed", "stopped", "canceled", "finished")
 
 
 def _reconcile_one(tenant: str, item: dict[str, Any], connection: Any) -> str | None:

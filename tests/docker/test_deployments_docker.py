@@ -90,6 +90,14 @@ def test_deploy_runs_healthy_with_limits_and_redacted_logs(
     assert inspected["HostConfig"]["Init"] is True
     assert inspected["Config"]["Labels"]["borgos.deployment"] == str(deployment_id)
     assert got["image_id"].startswith("sha256:") and got["serving_revision"] == 1
+    # A retried job changes nothing.
+    from workers import deploy_jobs
+
+    assert deploy_jobs.run_deployment(stack.tenant, deployment_id, 1) == "revision 1 already handled"
+    assert (
+        json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)["status_history"]
+        == got["status_history"]
+    )
     project_view = json.loads(stack.get(f"/api/v1/projects/{project['id']}").body)
     assert {"id": deployment_id, "port": port, "status": "running"} in project_view["deployments"]
     # The app logs the request line; the environment's value in it comes back redacted.
@@ -204,3 +212,30 @@ def test_reconcile_restores_a_removed_container_and_removes_strays(
     stack.delete(f"/api/v1/deployments/{deployment_id}")
     stack_deadline_gone(stack, deployment_id)
     assert docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id) == []
+
+
+def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
+    stack: DeployStack, project: dict[str, Any]
+) -> None:
+    import time
+
+    from workers import deploy_jobs
+
+    (project["dir"] / "www" / "health").unlink()  # never healthy: the rollout waits in its health check
+    deployment_id, _ = deploy(stack, project)
+    stack.wait_for(deployment_id, lambda d: d["status"] == "starting")
+    stack.worker.kill()
+    try:
+        # Reconcile leaves it alone while the dead job's lock lease runs; then it settles it.
+        deadline = time.monotonic() + 90
+        while json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)["job"] is not None:
+            assert time.monotonic() < deadline
+            deploy_jobs.reconcile_host(stack.tenant, HOST)
+            time.sleep(0.5)
+        got = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)
+        assert got["status"] == "failed" and got["status_reason"] == "the worker stopped during the rollout"
+        assert docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id) == []
+        history = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}/history").body)
+        assert history[0]["status"] == "failed"
+    finally:
+        stack.worker.start()
