@@ -22,3 +22,8 @@ def error_logged(tx: Tx, error: dict[str, Any]) -> None:
 def deployment_status(tx: Tx, data: dict[str, Any]) -> None:
     """A deployment changed status; webhooks see `deployment.<status>` (deployment.failed, ...)."""
     tx.emit(type="deployment_status", channel="deployments", name=f"deployment.{data['status']}", data=data)
+
+
+def host_status(tx: Tx, host: dict[str, Any]) -> None:
+    """A host came online or went offline (not written for every heartbeat)."""
+    tx.emit(type="host_status", channel="hosts", name=f"host.{host['status']}", data=host)
