@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import clock, events, jobs, projects
+from chalicelib import clock, events, hosts, jobs, projects
 from chalicelib.config import get_settings
-from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from chalicelib.errors import BadRequest, Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from chalicelib.models.deployments import (
     Deployment,
     DeploymentDetail,
@@ -103,18 +103,27 @@ def port_claim_sk(host: str, port: int) -> str:
     return f"PORT#{host}#{port:05d}"
 
 
-# hosts (the registry of worker hosts lives in chalicelib/hosts.py) --------------------------------
-def choose_host(requested: str | None) -> str:
-    return requested or get_settings().deploy_default_host
+# hosts (the registry of worker hosts is chalicelib/hosts.py) --------------------------------------
+def choose_host(tenant: str, requested: str | None) -> dict[str, Any]:
+    """The host item a deployment goes to: the one named (registered, online or not: its queue
+    waits for it), else the configured default, else an online host of the tenant."""
+    name = requested or get_settings().deploy_default_host
+    if name:
+        try:
+            return hosts.get_item(tenant, name)
+        except NotFound:
+            raise ValidationFailed.field("host", f"no host named {name!r} is registered") from None
+    online = sorted(hosts.online_hosts(tenant), key=lambda h: h.name)
+    if not online:
+        raise DependencyUnavailable(
+            "No worker host is online to deploy to; start one with `python -m workers.host --name NAME`"
+        )
+    return hosts.get_item(tenant, online[0].name)
 
 
-def host_address(host: str) -> str:
-    return "localhost"
-
-
-def port_bound_on_host(host: str, port: int) -> bool:
+def port_bound_on_host(host: dict[str, Any], port: int) -> bool:
     """Whether the host's latest heartbeat reports something listening on the port."""
-    return False
+    return port in {int(p) for p in (host.get("metrics") or {}).get("listening_ports", [])}
 
 
 # limits -------------------------------------------------------------------------------------------
@@ -455,10 +464,10 @@ def create_deployment(tenant: str, request: DeployRequest) -> dict[str, Any]:
     """Record a deployment and its first revision, claim its port, and request the rollout job."""
     project = projects.get_item(tenant, request.project_id)
     check_limits(request.cpu_limit, request.memory_limit)
-    host = choose_host(request.host)
-    if port_bound_on_host(host, request.port):
+    host_item = choose_host(tenant, request.host)
+    if port_bound_on_host(host_item, request.port):
         raise PortInUse(f"Port {request.port} is already in use")
-    address = host_address(host)
+    host, address = host_item["name"], host_item.get("address") or "localhost"
 
     def build(tx: Tx) -> int:
         deployment_id = tx.new_id("deployment")

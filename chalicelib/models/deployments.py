@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from chalicelib.models.common import ListQuery, Out, Strict
+from chalicelib.models.hosts import HOST_NAME_PATTERN
 
 Status = Literal["pending", "building", "starting", "running", "failed", "stopped", "cancelled"]
 STATUSES: tuple[str, ...] = ("pending", "building", "starting", "running", "failed", "stopped", "cancelled")
@@ -70,7 +71,7 @@ class DeployRequest(Strict):
     memory_limit: str | None = Field(default=None, max_length=16, description='Memory, e.g. "512m"')
     image: str | None = Field(default=None, description="Run this image instead of building the project")
     host: str | None = Field(
-        default=None, min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+        default=None, pattern=HOST_NAME_PATTERN, description="Worker host (default: an online one)"
     )
     health_check_path: str = Field(default="/health")
 

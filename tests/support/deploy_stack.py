@@ -194,7 +194,8 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
     try:
         import redis
 
-        from chalicelib import aws, jobs
+        from chalicelib import aws, hosts, jobs
+        from chalicelib.models.hosts import HostRegistration
         from chalicelib.models.tokens import TokenCreate
         from chalicelib.tokens import issue_token
 
@@ -202,6 +203,9 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
         create_table(aws.client("dynamodb"), TABLE)
         pump = StreamPump()
         worker.start()
+        hosts.register_host(
+            tenant, HostRegistration(name=host, address="127.0.0.1", cpu_count=1, memory_bytes=2**30)
+        )
         token = issue_token(tenant, TokenCreate(name="deploy-test", scopes=["read", "write", "deploy"])).token
         from app import app
 

@@ -19,8 +19,19 @@ DEPLOY = {
 }
 
 
+def register_host(tenant: str, name: str, address: str = "localhost", ports: list[int] | None = None) -> None:
+    from chalicelib import hosts
+    from chalicelib.models.hosts import HostMetrics, HostRegistration
+
+    hosts.register_host(tenant, HostRegistration(name=name, address=address, cpu_count=2, memory_bytes=2**30))
+    if ports:
+        metrics = HostMetrics(cpu_percent=1, memory_percent=1, disk_percent=1, listening_ports=ports)
+        hosts.record_heartbeat(tenant, name, metrics)
+
+
 @pytest.fixture
 def project(alice: Caller) -> None:
+    register_host("alice", "local")
     assert alice.post("/api/v1/projects", PROJECT).status_code == 201
 
 
@@ -109,11 +120,41 @@ def test_deploy_writes_item_revision_port_claim_event_and_job_together(alice: Ca
 
 
 def test_host_and_image_and_health_path_are_kept(alice: Caller, project: None) -> None:
+    register_host("alice", "alpha", address="10.0.0.5")
     deploy(alice, host="alpha", image="busybox:latest", health_check_path="/ready?deep=1")
     got = body(alice.get("/api/v1/deployments/1"))
     assert got["host"] == "alpha" and got["image"] == "busybox:latest"
-    assert got["health_check_url"] == "http://localhost:8091/ready?deep=1"
+    assert got["url"] == "http://10.0.0.5:8091"
+    assert got["health_check_url"] == "http://10.0.0.5:8091/ready?deep=1"
     assert job_requests("alice")[0]["queue"] == "host.alpha"
+
+
+def test_an_unknown_host_is_400_and_no_online_host_is_503(alice: Caller, bob: Caller, project: None) -> None:
+    before = writes_of_interest()
+    response = deploy(alice, host="nowhere")
+    assert response.status_code == 400 and body(response)["details"][0]["field"] == "host"
+    assert writes_of_interest() == before
+    bob.post("/api/v1/projects", PROJECT)
+    before = writes_of_interest()
+    response = deploy(bob)
+    assert response.status_code == 503 and "No worker host is online" in body(response)["message"]
+    assert writes_of_interest() == before
+
+
+def test_the_default_host_setting_wins_over_online_hosts(
+    alice: Caller, project: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.config import reset_settings
+
+    register_host("alice", "alpha")
+    monkeypatch.setenv("BORGOS_DEPLOY_HOST", "local")
+    reset_settings()
+    deploy(alice)
+    assert body(alice.get("/api/v1/deployments/1"))["host"] == "local"
+    monkeypatch.delenv("BORGOS_DEPLOY_HOST")
+    reset_settings()
+    deploy(alice, port=8092, name="second")
+    assert body(alice.get("/api/v1/deployments/2"))["host"] == "alpha"  # first online by name
 
 
 @pytest.mark.parametrize(
@@ -170,19 +211,19 @@ def test_a_port_taken_on_the_host_is_port_in_use_and_leaves_nothing(alice: Calle
     assert writes_of_interest() == before
     assert len(job_requests("alice")) == 1
     # The same port on another host is free.
+    register_host("alice", "beta")
     assert deploy(alice, name="other", host="beta").status_code == 201
 
 
 def test_hosts_and_their_ports_belong_to_a_tenant(alice: Caller, bob: Caller, project: None) -> None:
+    register_host("bob", "local")
     bob.post("/api/v1/projects", PROJECT)
     deploy(alice)
     assert deploy(bob).status_code == 201
 
 
-def test_a_port_the_host_reports_bound_is_port_in_use(
-    alice: Caller, project: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(deployments, "port_bound_on_host", lambda host, port: port == 8091)
+def test_a_port_the_hosts_heartbeat_reports_bound_is_port_in_use(alice: Caller, project: None) -> None:
+    register_host("alice", "local", ports=[22, 8091])
     before = writes_of_interest()
     response = deploy(alice)
     assert response.status_code == 400 and body(response)["code"] == "PORT_IN_USE"
