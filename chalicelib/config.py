@@ -53,6 +53,14 @@ class Settings:
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
     )
+    # Scans and search (docs/scanning.md, docs/search.md).
+    default_host: str = field(default_factory=lambda: _env("BORGOS_DEFAULT_HOST", "local"))
+    scan_max_file_bytes: int = field(
+        default_factory=lambda: _env_int("BORGOS_SCAN_MAX_FILE_BYTES", 1024 * 1024)
+    )
+    search_cache_dir: str = field(
+        default_factory=lambda: _env("BORGOS_SEARCH_CACHE_DIR", "/tmp/borgos-search")
+    )
 
 
 @lru_cache(maxsize=1)

@@ -17,3 +17,8 @@ def project_event(tx: Tx, action: str, project: dict[str, Any]) -> None:
 
 def error_logged(tx: Tx, error: dict[str, Any]) -> None:
     tx.emit(type="error_logged", channel="errors", name=f"error.{error['severity']}", data=error)
+
+
+def scan_event(tx: Tx, action: str, data: dict[str, Any]) -> None:
+    """scan_completed / scan_failed, on the projects channel (webhook names project.scan_completed, ...)."""
+    tx.emit(type=f"scan_{action}", channel="projects", name=f"project.scan_{action}", data=data)
