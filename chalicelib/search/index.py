@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS files(
 CREATE TABLE IF NOT EXISTS lines(
     id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, line INTEGER NOT NULL, content TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    text, content='', detail=none, tokenize='porter unicode61 remove_diacritics 2');
+    text, content='', tokenize='porter unicode61 remove_diacritics 2');
 """
 
 
@@ -42,24 +42,28 @@ class Hit:
     relevance_score: float
 
 
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=OFF")  # a scan writes a private copy: no crash recovery needed
+    conn.execute("PRAGMA synchronous=OFF")
+    return conn
+
+
 def open_for_writing(path: str) -> sqlite3.Connection:
     """Open (or create) an index to update; an index of another schema version starts empty."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
     try:
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
     except sqlite3.DatabaseError:
         row = None
-    if row is None or row[0] != SCHEMA_VERSION:
-        conn.close()
-        with open(path, "wb"):
-            pass  # truncate: whatever was there is not ours to update
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.executescript(_SCHEMA)
-        conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+    conn.close()
+    if row is not None and row[0] == SCHEMA_VERSION:
+        return _connect(path)
+    with open(path, "wb"):
+        pass  # truncate: whatever was there is not ours to update
+    conn = _connect(path)
+    conn.executescript(_SCHEMA)
+    conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
     return conn
 
 

@@ -12,6 +12,9 @@ from chalicelib.search.text import index_text, match_expression, query_terms, re
 
 # Column weights for bm25(): a word in the name counts most, the README least.
 WEIGHTS = {"name": 10.0, "tech_stack": 5.0, "description": 3.0, "readme": 1.0}
+# BM25's IDF is zero or less for a term in half the documents or more, which with a tenant's few
+# projects would be most terms; empty rows (never matched) keep it positive.
+PADDING_ROWS = 16
 
 
 def search_projects(tenant: str, query: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -38,6 +41,10 @@ def search_projects(tenant: str, query: str, limit: int = 10) -> list[dict[str, 
                 )
                 for item in items.values()
             ),
+        )
+        conn.executemany(
+            "INSERT INTO p(rowid, name, tech_stack, description, readme) VALUES (?, '', '', '', '')",
+            ((-1 - i,) for i in range(PADDING_ROWS)),
         )
         weights = ", ".join(str(w) for w in WEIGHTS.values())
         rows = conn.execute(

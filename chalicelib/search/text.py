@@ -46,7 +46,7 @@ def match_expression(terms: list[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
-def relevance(bm25: float, saturation: float = 5.0) -> float:
+def relevance(bm25: float, saturation: float = 2.0) -> float:
     """BM25 (SQLite's is negated: lower is better) mapped into 0-1, order preserved: s / (s + k)."""
     score = max(0.0, -bm25)
     return round(score / (score + saturation), 4)

@@ -3,12 +3,19 @@ tree. Every number a test expects is counted by hand from the text here."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
+_tick = itertools.count()
 
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
+
+def write(root: Path, files: Mapping[str, str | bytes]) -> Path:
+    """Write files, each with its own modification time an hour back: old enough that the scanner
+    trusts size+mtime to tell a change (it rereads files modified within seconds of a scan)."""
     for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -16,6 +23,8 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
             path.write_bytes(content)
         else:
             path.write_text(content)
+        moment = time.time() - 3600 + next(_tick) / 1000
+        os.utime(path, (moment, moment))
     return root
 
 

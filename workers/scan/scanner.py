@@ -17,6 +17,9 @@ from workers.scan.summary import summarize
 from workers.scan.walk import Entry, walk
 
 PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
+# A file modified this close to the scan may change again within the same timestamp tick, unseen
+# by the next size+mtime comparison ("racy git"); such files are recorded so the next scan rereads them.
+RACY_NS = 2_000_000_000
 
 
 @dataclass
@@ -45,6 +48,7 @@ def scan(root: str, index_path: str, *, max_bytes: int, processes: int | None = 
     """Scan the project at `root` (a resolved directory) into the index at `index_path` (created or
     updated in place)."""
     started = time.perf_counter()
+    racy_from = time.time_ns() - RACY_NS
     listing = walk(root, max_bytes)
     conn = index.open_for_writing(index_path)
     known = index.known_files(conn)
@@ -58,7 +62,8 @@ def scan(root: str, index_path: str, *, max_bytes: int, processes: int | None = 
         conn.execute("BEGIN")
         index.remove_files(conn, stale + gone)
         for entry, facts in _analyze_all(changed, processes or os.cpu_count() or 1):
-            index.add_file(conn, entry.rel, entry.size, entry.mtime_ns, facts)
+            mtime_ns = entry.mtime_ns if entry.mtime_ns < racy_from else -1
+            index.add_file(conn, entry.rel, entry.size, mtime_ns, facts)
         conn.execute("COMMIT")
     finally:
         if gc_was_enabled:
