@@ -8,17 +8,18 @@ import os
 from collections.abc import Callable
 
 from chalice import Chalice, Response
-from chalice.app import DynamoDBEvent, Request
+from chalice.app import DynamoDBEvent, Request, WebsocketEvent
 
-from chalicelib.api import deployments, docs, errors, projects, scans, search, system, tokens
+from chalicelib.api import deployments, docs, errors, projects, scans, search, system, tokens, webhooks
 from chalicelib.api import hosts as hosts_api
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
 app = Chalice(app_name="borgos")
 app.log.disabled = True  # Powertools Logger writes the structured logs
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 
-for module in (system, projects, errors, tokens, deployments, scans, search):
+for module in (system, projects, errors, tokens, deployments, scans, search, webhooks):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(hosts_api.api.blueprint)
 app.register_blueprint(docs.blueprint)
@@ -60,3 +61,25 @@ def on_table_change(event: DynamoDBEvent) -> None:
     from chalicelib import stream
 
     stream.handle_records(event.to_dict()["Records"])
+
+
+# WebSocket API (/ws): handler bodies in chalicelib/realtime/handlers.py.
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict:
+    from chalicelib.realtime import handlers
+
+    return handlers.connect(event.to_dict())
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> None:
+    from chalicelib.realtime import handlers
+
+    handlers.message(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> None:
+    from chalicelib.realtime import handlers
+
+    handlers.disconnect(event.to_dict())

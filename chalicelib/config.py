@@ -49,6 +49,12 @@ class Settings:
     allow_private_webhook_targets: bool = field(
         default_factory=lambda: _env_bool("BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS")
     )
+    # WebSocket: messages one connection may send per second before it is closed (conventions: 10).
+    websocket_messages_per_second: int = field(
+        default_factory=lambda: _env_int("BORGOS_WEBSOCKET_MESSAGES_PER_SECOND", 10)
+    )
+    # Threads the stream handler posts WebSocket frames with (fan-out to many connections).
+    fanout_workers: int = field(default_factory=lambda: _env_int("BORGOS_FANOUT_WORKERS", 32))
     # Directories under which project paths may live (os.pathsep separated); empty = any absolute path.
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
