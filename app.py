@@ -7,17 +7,17 @@ import json
 import os
 from collections.abc import Callable
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 from chalice.app import DynamoDBEvent, Request
 
-from chalicelib.api import docs, errors, projects, system, tokens
+from chalicelib.api import docs, errors, projects, scheduler, system, tokens
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
 app = Chalice(app_name="borgos")
 app.log.disabled = True  # Powertools Logger writes the structured logs
 
-for module in (system, projects, errors, tokens):
+for module in (system, projects, errors, tokens, scheduler):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(docs.blueprint)
 
@@ -58,3 +58,11 @@ def on_table_change(event: DynamoDBEvent) -> None:
     from chalicelib import stream
 
     stream.handle_records(event.to_dict()["Records"])
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def scheduler_tick(event: object) -> None:
+    """Queue every due run of the user's scheduled tasks (chalicelib/scheduler_tick.py)."""
+    from chalicelib import scheduler_tick as ticker
+
+    ticker.tick()

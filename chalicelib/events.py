@@ -17,3 +17,8 @@ def project_event(tx: Tx, action: str, project: dict[str, Any]) -> None:
 
 def error_logged(tx: Tx, error: dict[str, Any]) -> None:
     tx.emit(type="error_logged", channel="errors", name=f"error.{error['severity']}", data=error)
+
+
+def task_run(tx: Tx, run: dict[str, Any]) -> None:
+    """A scheduled task's run was queued, started or finished (`data.status` says which)."""
+    tx.emit(type="task_run", channel="tasks", name=f"task_run.{run['status']}", data=run)
