@@ -23,12 +23,14 @@ def run_scheduled(
     task_id: int,
     run_key: str,
     *,
-    now: Callable[[], datetime] = clock.now,
+    now: Callable[[], datetime] | None = None,
     rng: Callable[[], float] | None = None,
     http: Any = None,
     resolver: Any = None,
 ) -> dict[str, Any] | None:
-    """Returns the run as finally recorded, or None when there was nothing to do."""
+    """Returns the run as finally recorded, or None when there was nothing to do. The keyword
+    arguments are for tests (RQ passes only the three positional ones)."""
+    now = now or clock.now
     log = {"tenant": tenant, "task_id": task_id, "run_key": run_key}
     run = scheduler_runs.get_run(tenant, task_id, run_key)
     if run is None or run.get("status") != "pending":
