@@ -5,10 +5,8 @@ backoff driven by the manual clock, history retention, deleted tasks and duplica
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,43 +15,13 @@ from chalicelib import scheduler_runs, scheduler_tasks, scheduler_tick
 from chalicelib.config import reset_settings
 from chalicelib.scheduling import SchedulerTaskCreate
 from chalicelib.webhooks import signing
+from tests.support.http_receiver import Receiver
 from tests.support.scheduler import install_clock, items, jobs, run_events, runs
 from workers import scheduler_actions
 from workers.scheduler_jobs import run_scheduled
 
 START = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 SECRET = "whsec_" + "c2NoZWR1bGVyLXRlc3Qtc2VjcmV0LWtleS0xMjM0NTY="
-
-
-class Receiver:
-    """A real HTTP endpoint: answers with the queued statuses (then 200) and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                receiver.received.append((dict(self.headers), self.rfile.read(length)))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b'{"ok": true}')
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
 
 
 @pytest.fixture(scope="module")
