@@ -34,12 +34,16 @@ from chalicelib.store import keys
 from chalicelib.store.table import Tx, get_store
 
 KIND = "SCHEDRUN"
+TASK_KIND = "SCHEDTASK"
 ENTITY = "scheduler_run"
 RUN_FUNCTION = "workers.scheduler_jobs.run_scheduled"
 DUE_INDEX = "GSI2"
 DUE_SHARDS = 4  # due entries spread over a few index partitions; the tick queries each
 DUE_ATTRS = ["GSI2PK", "GSI2SK"]
 MAX_OUTPUT_CHARS = 16_000
+# A running attempt not finished by then is taken as lost (worker killed, job timed out): the job
+# timeout (jobs.request_job's default, 900 s) and a margin.
+LOST_AFTER = timedelta(seconds=900 + 120)
 _PRUNE_CHUNK = 90  # deletes per transaction (DynamoDB allows 100 items)
 
 
@@ -150,7 +154,13 @@ def start(tenant: str, run: dict[str, Any], now: datetime) -> dict[str, Any]:
     if run.get("status") != "pending":
         raise Raced(f"run {run['id']} is {run.get('status')}, not pending")
     attempt = int(run.get("attempt", 0)) + 1
-    changes = {"status": "running", "attempt": attempt, "started_at": clock.iso_micro(now)}
+    changes = {
+        "status": "running",
+        "attempt": attempt,
+        "started_at": clock.iso_micro(now),
+        # On the due list as a watchdog: the tick fails the attempt if no worker finished it.
+        **due_index(tenant, run["SK"], now + LOST_AFTER),
+    }
     return _transition(tenant, run, changes, ["finished_at"])
 
 
@@ -174,11 +184,11 @@ def finish(
     attempt = int(run["attempt"])
     if error is None:
         changes = {"status": "completed", "finished_at": clock.iso_micro(now), "output": _bounded(output)}
-        return _transition(tenant, run, changes, ["error", "next_retry_at"])
+        return _transition(tenant, run, changes, ["error", "next_retry_at", *DUE_ATTRS])
     retry_at = next_retry_at(attempt, now, retry, rng) if rng else next_retry_at(attempt, now, retry)
     if retry_at is None:
         changes = {"status": "failed", "finished_at": clock.iso_micro(now), "error": error[:MAX_OUTPUT_CHARS]}
-        return _transition(tenant, run, changes, ["next_retry_at"])
+        return _transition(tenant, run, changes, ["next_retry_at", *DUE_ATTRS])
     changes = {
         "status": "retrying",
         "error": error[:MAX_OUTPUT_CHARS],
@@ -188,16 +198,27 @@ def finish(
     return _transition(tenant, run, changes, [])
 
 
-def requeue_retry(tenant: str, entry: dict[str, Any], now: datetime) -> bool:
-    """Tick: queue the next attempt of a retrying run whose backoff is over (once: versioned)."""
+def handle_due(tenant: str, entry: dict[str, Any], now: datetime) -> bool:
+    """Tick: a run on the due list. A retrying run whose backoff is over is queued again; a running
+    attempt past LOST_AFTER is failed (retries apply). Versioned: once, whoever else acts."""
     run = get_store().get(keys.tenant_pk(tenant), entry["SK"])
-    if not run or run.get("status") != "retrying" or clock.parse(run["next_retry_at"]) > now:
+    if not run or "GSI2SK" not in run or run["GSI2SK"].split("#", 1)[0] > clock.iso_micro(now):
         return False
     try:
-        _transition(tenant, run, {"status": "pending"}, [*DUE_ATTRS, "next_retry_at"])
+        if run["status"] == "retrying":
+            _transition(tenant, run, {"status": "pending"}, [*DUE_ATTRS, "next_retry_at"])
+            return True
+        if run["status"] == "running":
+            task = get_store().get(keys.tenant_pk(tenant), keys.entity_sk(TASK_KIND, int(run["task_id"])))
+            if task is None:
+                cancel(tenant, run, now, "the task was deleted")
+                return True
+            lost = f"no worker finished attempt {run['attempt']} within {int(LOST_AFTER.total_seconds())} s"
+            finish(tenant, run, now, RetryPolicy.model_validate(task.get("retry") or {}), error=lost)
+            return True
     except Raced:
         return False
-    return True
+    return False
 
 
 def _bounded(output: Any) -> Any:

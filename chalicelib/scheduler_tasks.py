@@ -24,7 +24,7 @@ from chalicelib.scheduling import (
 from chalicelib.store import keys
 from chalicelib.store.table import Page, Tx, get_store
 
-KIND = "SCHEDTASK"
+KIND = scheduler_runs.TASK_KIND
 ENTITY = "scheduler_task"
 _FIELDS = ("name", "cron", "tz", "action", "enabled", "retry", "catch_up")
 _MAX_RACES = 5

@@ -1,5 +1,6 @@
 """The scheduler tick: called every minute (EventBridge; the local stack's schedule emulation),
-it queues every due run of every tenant's tasks and the next attempt of every retrying run.
+it queues every due run of every tenant's tasks and the next attempt of every retrying run, and
+fails attempts no worker finished in time.
 
 Due items are found with a Query per due-list shard (GSI2, sort key <= now), never a Scan. The
 index is eventually consistent, so each entry is re-read before acting; a task the index shows
@@ -30,7 +31,7 @@ _MAX_RACES = 5
 @dataclass
 class TickReport:
     runs: int = 0
-    retries: int = 0
+    run_updates: int = 0  # retries queued again, lost attempts failed
     failed: int = 0
 
 
@@ -56,7 +57,7 @@ def tick(now: datetime | None = None) -> TickReport:
                 if entry.get("entity") == scheduler_tasks.ENTITY:
                     report.runs += dispatch_task(entry["tenant"], int(entry["id"]), now)
                 elif entry.get("entity") == scheduler_runs.ENTITY:
-                    report.retries += scheduler_runs.requeue_retry(entry["tenant"], entry, now)
+                    report.run_updates += scheduler_runs.handle_due(entry["tenant"], entry, now)
             except Exception:
                 report.failed += 1
                 logger.exception("scheduler tick entry failed", extra={"sk": entry.get("SK")})

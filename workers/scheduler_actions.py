@@ -87,10 +87,13 @@ def _json(result: Any) -> Any:
 def _agent_task(ctx: Context, action: dict[str, Any]) -> Any:
     create_task = _entry("chalicelib.agent_tasks", "create_task")
     # The request model is whatever create_task's second parameter is annotated with.
-    parameter = list(inspect.signature(create_task).parameters)[1]
-    model = typing.get_type_hints(create_task)[parameter]
-    body = {key: value for key, value in action.items() if key != "type"}
-    return _json(create_task(ctx.tenant, model.model_validate(body), f"scheduler:task-{ctx.task['id']}"))
+    try:
+        parameter = list(inspect.signature(create_task).parameters)[1]
+        model = typing.get_type_hints(create_task)[parameter]
+        body = model.model_validate({key: value for key, value in action.items() if key != "type"})
+    except (IndexError, KeyError, NameError, AttributeError, TypeError, ValueError) as exc:
+        raise ActionFailed(f"cannot build the agent task request: {exc}") from exc
+    return _json(create_task(ctx.tenant, body, f"scheduler:task-{ctx.task['id']}"))
 
 
 def _webhook(ctx: Context, action: dict[str, Any]) -> dict[str, Any]:

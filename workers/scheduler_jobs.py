@@ -60,7 +60,11 @@ def run_scheduled(
         logger.exception("scheduled action crashed", extra=log)
         error = f"internal error: {type(exc).__name__}"
     retry = RetryPolicy.model_validate(task.get("retry") or {})
-    finished = scheduler_runs.finish(tenant, run, now(), retry, output=output, error=error, rng=rng)
+    try:
+        finished = scheduler_runs.finish(tenant, run, now(), retry, output=output, error=error, rng=rng)
+    except scheduler_runs.Raced:  # the tick took this attempt as lost meanwhile
+        logger.warning("scheduled run was taken over before it finished", extra=log)
+        return None
     logger.info("scheduled run finished", extra={**log, "status": finished["status"]})
     if scheduler_runs.is_finished(finished):
         scheduler_runs.prune(tenant, task_id, now())

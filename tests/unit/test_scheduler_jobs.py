@@ -110,9 +110,9 @@ def test_failed_runs_retry_with_backoff_then_fail(clock: Any, receiver: Receiver
             retry_at = datetime.fromisoformat(run["next_retry_at"])
             retry_waits.append(retry_at - clock())
             clock.set(retry_at - timedelta(seconds=1))
-            assert scheduler_tick.tick(clock()).retries == 0  # not yet
+            assert scheduler_tick.tick(clock()).run_updates == 0  # not yet
             clock.set(retry_at)
-            assert scheduler_tick.tick(clock()).retries == 1
+            assert scheduler_tick.tick(clock()).run_updates == 1
     assert retry_waits == [timedelta(seconds=60), timedelta(seconds=120)]  # doubling (rng 0: no jitter)
     [run] = runs("alice", task_id)
     assert (run["status"], run["attempt"], run["error"]) == ("failed", 3, f"webhook {receiver.url}: HTTP 500")

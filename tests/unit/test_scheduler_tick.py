@@ -197,14 +197,44 @@ def test_a_retrying_run_is_queued_again_once_its_backoff_is_over(clock: Any) -> 
     assert run["status"] == "retrying"
     assert run["next_retry_at"] == "2024-06-01T12:05:54.000000Z"  # 60 s less 10 % jitter
     clock.advance(timedelta(seconds=50))
-    assert scheduler_tick.tick(clock()).retries == 0
+    assert scheduler_tick.tick(clock()).run_updates == 0
     clock.advance(timedelta(seconds=10))
     report = scheduler_tick.tick(clock())
-    assert (report.runs, report.retries) == (0, 1)
-    assert scheduler_tick.tick(clock()).retries == 0
+    assert (report.runs, report.run_updates) == (0, 1)
+    assert scheduler_tick.tick(clock()).run_updates == 0
     [run] = runs("alice", task_id)
     assert (run["status"], run["attempt"]) == ("pending", 1)
     assert "next_retry_at" not in run and "GSI2PK" not in run
     assert [j["job_id"] for j in jobs("alice")] == sorted(
         [scheduler_runs.job_id("alice", run["id"], 1), scheduler_runs.job_id("alice", run["id"], 2)]
     )
+
+
+def test_an_attempt_no_worker_finished_is_failed_by_the_tick(clock: Any) -> None:
+    """A worker killed mid-run leaves the run `running`; the tick fails that attempt once it is
+    overdue, retries apply, and the lost worker's late report changes nothing."""
+    task_id = make(cron="5 12 * * *", retry={"max_retries": 1, "backoff_seconds": 60})
+    clock.advance(timedelta(minutes=5))
+    scheduler_tick.tick(clock())
+    [run] = runs("alice", task_id)
+    lost = scheduler_runs.start("alice", run, clock())
+    clock.advance(scheduler_runs.LOST_AFTER - timedelta(seconds=1))
+    assert scheduler_tick.tick(clock()).run_updates == 0
+    clock.advance(timedelta(seconds=1))
+    assert scheduler_tick.tick(clock()).run_updates == 1
+    [run] = runs("alice", task_id)
+    assert (run["status"], run["attempt"]) == ("retrying", 1)
+    assert run["error"] == "no worker finished attempt 1 within 1020 s"
+    policy = scheduler_tasks.definition(scheduler_tasks.get_item("alice", task_id)).retry
+    with pytest.raises(scheduler_runs.Raced):
+        scheduler_runs.finish("alice", lost, clock(), policy, output={"late": True})
+    # The second attempt completes; a finished run leaves the due list.
+    clock.advance(timedelta(minutes=2))
+    scheduler_tick.tick(clock())
+    [run] = runs("alice", task_id)
+    run = scheduler_runs.start("alice", run, clock())
+    done = scheduler_runs.finish("alice", run, clock(), policy, output={"ok": True})
+    assert done["status"] == "completed"
+    [run] = runs("alice", task_id)
+    assert (run["status"], run["attempt"], run["output"]) == ("completed", 2, {"ok": True})
+    assert "GSI2PK" not in run and "error" not in run
