@@ -60,6 +60,10 @@ class Settings:
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
     )
+    # The worker host deployments go to when a request names none (empty: the first online host).
+    deploy_default_host: str = field(default_factory=lambda: _env("BORGOS_DEPLOY_HOST"))
+    # Seconds a new container has to answer its health check before its revision is failed.
+    deploy_health_timeout: int = field(default_factory=lambda: _env_int("BORGOS_DEPLOY_HEALTH_TIMEOUT", 60))
 
 
 @lru_cache(maxsize=1)

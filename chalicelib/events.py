@@ -19,6 +19,16 @@ def error_logged(tx: Tx, error: dict[str, Any]) -> None:
     tx.emit(type="error_logged", channel="errors", name=f"error.{error['severity']}", data=error)
 
 
+def deployment_status(tx: Tx, data: dict[str, Any]) -> None:
+    """A deployment changed status; webhooks see `deployment.<status>` (deployment.failed, ...)."""
+    tx.emit(type="deployment_status", channel="deployments", name=f"deployment.{data['status']}", data=data)
+
+
+def host_status(tx: Tx, host: dict[str, Any]) -> None:
+    """A host came online or went offline (not written for every heartbeat)."""
+    tx.emit(type="host_status", channel="hosts", name=f"host.{host['status']}", data=host)
+
+
 def task_run(tx: Tx, run: dict[str, Any]) -> None:
     """A scheduled task's run was queued, started or finished (`data.status` says which)."""
     tx.emit(type="task_run", channel="tasks", name=f"task_run.{run['status']}", data=run)
