@@ -80,3 +80,24 @@ def test_agent_task_action_creates_an_agent_task(clock: Any) -> None:
     run = run_action(clock, action)
     assert run["status"] == "completed", run.get("error")
     assert run["output"]["task_id"]
+
+
+@needs("chalicelib.deployments")
+@pytest.mark.parametrize(("kind", "job"), [("restart", "control"), ("deploy", "run_deployment")])
+def test_deployment_action_requests_the_deployment_job(clock: Any, kind: str, job: str) -> None:
+    from chalicelib import deployments
+    from chalicelib.models.deployments import DeployRequest
+    from tests.unit.test_deployments_api import register_host, worker_moves
+
+    register_host("alice", "local")
+    project_id = project()
+    created = deployments.create_deployment(
+        "alice", DeployRequest(project_id=project_id, name="web-app-prod", port=8091)
+    )
+    worker_moves("alice", created["id"], "building", "starting", "running")
+    before = {j["job_id"] for j in jobs("alice")}
+    run = run_action(clock, {"type": kind, "deployment_id": created["id"]})
+    assert run["status"] == "completed", run.get("error")
+    assert "message" in run["output"]
+    new_jobs = [j["function"] for j in jobs("alice") if j["job_id"] not in before]
+    assert f"workers.deploy_jobs.{job}" in new_jobs
