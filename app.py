@@ -7,11 +7,12 @@ import json
 import os
 from collections.abc import Callable
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 from chalice.app import DynamoDBEvent, Request, WebsocketEvent
 
 from chalicelib.api import deployments, docs, errors, projects, scans, search, system, tokens, webhooks
 from chalicelib.api import hosts as hosts_api
+from chalicelib.api import scheduler as scheduler_api
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
@@ -22,6 +23,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 for module in (system, projects, errors, tokens, deployments, scans, search, webhooks):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(hosts_api.api.blueprint)
+app.register_blueprint(scheduler_api.api.blueprint)
 app.register_blueprint(docs.blueprint)
 
 
@@ -83,3 +85,11 @@ def ws_disconnect(event: WebsocketEvent) -> None:
     from chalicelib.realtime import handlers
 
     handlers.disconnect(event.to_dict())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def scheduler_tick(event: object) -> None:
+    """Queue every due run of the user's scheduled tasks (chalicelib/scheduler_tick.py)."""
+    from chalicelib import scheduler_tick as ticker
+
+    ticker.tick()

@@ -55,6 +55,13 @@ class Settings:
     )
     # Threads the stream handler posts WebSocket frames with (fan-out to many connections).
     fanout_workers: int = field(default_factory=lambda: _env_int("BORGOS_FANOUT_WORKERS", 32))
+    # Scheduled tasks: run history kept per task (newest N, and finished runs younger than D days).
+    scheduler_history_keep: int = field(
+        default_factory=lambda: _env_int("BORGOS_SCHEDULER_HISTORY_KEEP", 100)
+    )
+    scheduler_history_days: int = field(default_factory=lambda: _env_int("BORGOS_SCHEDULER_HISTORY_DAYS", 30))
+    # Tests only: a file holding the RFC 3339 instant the scheduler tick takes as "now".
+    scheduler_clock_file: str = field(default_factory=lambda: _env("BORGOS_SCHEDULER_CLOCK_FILE"))
     # Directories under which project paths may live (os.pathsep separated); empty = any absolute path.
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)

@@ -32,3 +32,8 @@ def host_status(tx: Tx, host: dict[str, Any]) -> None:
 def scan_event(tx: Tx, action: str, data: dict[str, Any]) -> None:
     """scan_completed / scan_failed, on the projects channel (webhook names project.scan_completed, ...)."""
     tx.emit(type=f"scan_{action}", channel="projects", name=f"project.scan_{action}", data=data)
+
+
+def task_run(tx: Tx, run: dict[str, Any]) -> None:
+    """A scheduled task's run was queued, started or finished (`data.status` says which)."""
+    tx.emit(type="task_run", channel="tasks", name=f"task_run.{run['status']}", data=run)
