@@ -49,6 +49,9 @@ class Settings:
     allow_private_webhook_targets: bool = field(
         default_factory=lambda: _env_bool("BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS")
     )
+    audit_retention_days: int = field(default_factory=lambda: _env_int("BORGOS_AUDIT_RETENTION_DAYS", 90))
+    # Agent tasks: the image `shell` tasks run in (never the host itself), and its default limits.
+    shell_image: str = field(default_factory=lambda: _env("BORGOS_SHELL_IMAGE", "busybox:stable"))
     # Directories under which project paths may live (os.pathsep separated); empty = any absolute path.
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
