@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from chalicelib import agent_tasks, audit
+from chalicelib import agent_tasks, agent_zero, audit
 from chalicelib.api.routing import ListReply, Reply, Req, Router
-from chalicelib.models.agent_tasks import AgentTask, AgentTaskCreate, AgentTaskDetail, AgentTaskListQuery
+from chalicelib.models.agent_tasks import (
+    AgentTask,
+    AgentTaskCreate,
+    AgentTaskDetail,
+    AgentTaskListQuery,
+    AgentZeroExecute,
+)
+from chalicelib.models.agent_zero import AgentZeroStart, AgentZeroStartReply, AgentZeroStatus
 from chalicelib.models.audit import AuditEntry, AuditQuery
 from chalicelib.models.common import Message
 
@@ -83,3 +90,63 @@ def list_audit(req: Req) -> ListReply:
         since=query.since,
     )
     return ListReply.from_page(items, page, total, query, limit)
+
+
+# Agent Zero ----------------------------------------------------------------------------------------
+
+
+@api.route("/api/v1/agent-zero/status", summary="Agent Zero instance status", response=AgentZeroStatus)
+def agent_zero_status(req: Req) -> AgentZeroStatus:
+    return agent_zero.status_view(agent_zero.get_state(req.tenant))
+
+
+@api.route(
+    "/api/v1/agent-zero/start",
+    "POST",
+    scope="deploy",
+    summary="Start Agent Zero on a host (a worker carries it out)",
+    body=AgentZeroStart,
+    response=AgentZeroStartReply,
+    status=202,
+)
+def agent_zero_start(req: Req) -> Reply:
+    status = agent_zero.request_start(
+        req.tenant, req.body, audit.actor_of(req.principal), token_id=req.principal.token_id
+    )
+    return Reply({"success": True, "status": status}, 202)
+
+
+@api.route(
+    "/api/v1/agent-zero/stop",
+    "POST",
+    scope="deploy",
+    summary="Stop the Agent Zero instance",
+    response=AgentZeroStartReply,
+    status=202,
+)
+def agent_zero_stop(req: Req) -> Reply:
+    status = agent_zero.request_stop(
+        req.tenant, audit.actor_of(req.principal), token_id=req.principal.token_id
+    )
+    return Reply({"success": True, "status": status}, 202)
+
+
+@api.route(
+    "/api/v1/agent-zero/execute",
+    "POST",
+    scope="deploy",
+    summary="Submit a task to Agent Zero",
+    body=AgentZeroExecute,
+    response=Message,
+    status=201,
+)
+def agent_zero_execute(req: Req) -> Reply:
+    reply = agent_zero.execute(
+        req.tenant, req.body, audit.actor_of(req.principal), token_id=req.principal.token_id
+    )
+    return Reply(reply, 201, {"Location": f"/api/v1/agent/tasks/{reply['task_id']}"})
+
+
+@api.route("/api/v1/agent-zero/capabilities", summary="What Agent Zero can do", response=list[str])
+def agent_zero_capabilities(req: Req) -> list[str]:
+    return list(agent_zero.CAPABILITIES)
