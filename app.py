@@ -10,14 +10,14 @@ from collections.abc import Callable
 from chalice import Chalice, Response
 from chalice.app import DynamoDBEvent, Request
 
-from chalicelib.api import agents, docs, errors, projects, system, tokens
+from chalicelib.api import agents, docs, errors, mcp, projects, system, tokens
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
 app = Chalice(app_name="borgos")
 app.log.disabled = True  # Powertools Logger writes the structured logs
 
-for module in (system, projects, errors, tokens, agents):
+for module in (system, projects, errors, tokens, agents, mcp):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(docs.blueprint)
 

@@ -147,6 +147,6 @@ def agent_zero_execute(req: Req) -> Reply:
     return Reply(reply, 201, {"Location": f"/api/v1/agent/tasks/{reply['task_id']}"})
 
 
-@api.route("/api/v1/agent-zero/capabilities", summary="What Agent Zero can do", response=list[str])
+@api.route("/api/v1/agent-zero/capabilities", summary="What Agent Zero can do (a list of names)")
 def agent_zero_capabilities(req: Req) -> list[str]:
     return list(agent_zero.CAPABILITIES)
