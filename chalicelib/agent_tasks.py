@@ -111,6 +111,7 @@ def create_task(
     token_id: int | str | None = None,
     queue: str | None = None,
     message: str = "Task created and queued",
+    audit_action: str = "agent_task.create",
 ) -> dict[str, Any]:
     """Store a pending task with its job request and an audit entry, in one transaction.
     Returns the reference's reply: `{"message": "Task created and queued", "task_id": 43}`."""
@@ -167,7 +168,7 @@ def create_task(
         audit.add(
             tx,
             actor=actor,
-            action="agent_task.create",
+            action=audit_action,
             arguments=request.model_dump(mode="json"),
             result={"task_id": task_id, "queue": chosen_queue},
             token_id=token_id,

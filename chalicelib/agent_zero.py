@@ -176,5 +176,11 @@ def execute(
         timeout_seconds=request.timeout_seconds,
     )
     return agent_tasks.create_task(
-        tenant, task, actor, token_id=token_id, queue=queue_of(state), message="Task submitted"
+        tenant,
+        task,
+        actor,
+        token_id=token_id,
+        queue=queue_of(state),
+        message="Task submitted",
+        audit_action="agent_zero.execute",
     )

@@ -113,7 +113,7 @@ def agent_zero_start(req: Req) -> Reply:
     status = agent_zero.request_start(
         req.tenant, req.body, audit.actor_of(req.principal), token_id=req.principal.token_id
     )
-    return Reply({"success": True, "status": status}, 202)
+    return Reply({"success": True, "status": status.model_dump(mode="json")}, 202)
 
 
 @api.route(
@@ -128,7 +128,7 @@ def agent_zero_stop(req: Req) -> Reply:
     status = agent_zero.request_stop(
         req.tenant, audit.actor_of(req.principal), token_id=req.principal.token_id
     )
-    return Reply({"success": True, "status": status}, 202)
+    return Reply({"success": True, "status": status.model_dump(mode="json")}, 202)
 
 
 @api.route(

@@ -215,6 +215,8 @@ def test_agent_zero_execute_runs_through_the_recorded_api(
     assert task["task_type"] == "code_execution"
     assert task["output"]["context_id"] == "Xk3P9qLm"
     assert task["output"]["response"].startswith("I wrote /a0/usr/workdir/log_summary.py")
+    (entry,) = body(alice.get("/api/v1/audit?action=agent_zero.execute"))
+    assert entry["result"]["task_id"] == 1
 
 
 def test_agent_zero_unreachable_fails_the_task_with_the_reason(
