@@ -287,7 +287,7 @@ def shell(run: TaskRun) -> dict[str, Any]:
     import docker
 
     spec = ShellInput.model_validate(run.item["input_data"])
-    image = spec.image or get_settings().shell_image
+    image = get_settings().shell_image  # the operator's choice, never the caller's
     volumes = {}
     working_dir = "/"
     if run.item.get("project_id") is not None:

@@ -110,7 +110,6 @@ class ShellInput(_Input):
     command: str | list[str]
     cpus: float = Field(default=1.0, gt=0, le=8)
     memory_mb: int = Field(default=256, ge=16, le=16_384)
-    image: str | None = Field(default=None, max_length=256, description="Default: the configured shell image")
 
     @field_validator("command")
     @classmethod
