@@ -181,7 +181,9 @@ def _scan_project(ctx: ToolContext, args: ProjectArgs) -> Any:
 
 def _deploy_project(ctx: ToolContext, args: DeployArgs) -> Any:
     deployments = _module("deployments")
-    request = _module("models.deployments").DeployRequest.model_validate(args.model_dump(exclude_none=True))
+    fields = args.model_dump(exclude_none=True)
+    fields.setdefault("name", f"deployment-{args.port}")  # the reference client's naming
+    request = _module("models.deployments").DeployRequest.model_validate(fields)
     return deployments.create_deployment(ctx.tenant, request)
 
 
@@ -203,7 +205,12 @@ def _list_deployments(ctx: ToolContext, args: ListDeploymentsArgs) -> Any:
 def _get_deployment_logs(ctx: ToolContext, args: DeploymentLogsArgs) -> Any:
     deployments = _module("deployments")
 
-    return deployments.get_logs(ctx.tenant, args.deployment_id, lines=args.lines)
+    logs = deployments.get_logs(ctx.tenant, args.deployment_id)
+    view = logs.model_dump(mode="json") if hasattr(logs, "model_dump") else dict(logs)
+    for name in ("build_log", "container_log"):
+        if isinstance(view.get(name), str):
+            view[name] = "\n".join(view[name].splitlines()[-args.lines :])
+    return view
 
 
 def _list_errors(ctx: ToolContext, args: ListErrorsArgs) -> Any:
