@@ -10,9 +10,21 @@ from collections.abc import Callable
 from chalice import Chalice, Rate, Response
 from chalice.app import DynamoDBEvent, Request, WebsocketEvent
 
-from chalicelib.api import deployments, docs, errors, projects, scans, search, system, tokens, webhooks
-from chalicelib.api import hosts as hosts_api
-from chalicelib.api import scheduler as scheduler_api
+from chalicelib.api import (
+    agents,
+    deployments,
+    docs,
+    errors,
+    hosts,
+    mcp,
+    projects,
+    scans,
+    scheduler,
+    search,
+    system,
+    tokens,
+    webhooks,
+)
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
@@ -20,10 +32,11 @@ app = Chalice(app_name="borgos")
 app.log.disabled = True  # Powertools Logger writes the structured logs
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 
-for module in (system, projects, errors, tokens, deployments, scans, search, webhooks):
+API_MODULES = (
+    system, projects, errors, tokens, hosts, deployments, scans, search, webhooks, scheduler, agents, mcp,
+)  # fmt: skip
+for module in API_MODULES:
     app.register_blueprint(module.api.blueprint)
-app.register_blueprint(hosts_api.api.blueprint)
-app.register_blueprint(scheduler_api.api.blueprint)
 app.register_blueprint(docs.blueprint)
 
 

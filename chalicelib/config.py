@@ -62,6 +62,13 @@ class Settings:
     scheduler_history_days: int = field(default_factory=lambda: _env_int("BORGOS_SCHEDULER_HISTORY_DAYS", 30))
     # Tests only: a file holding the RFC 3339 instant the scheduler tick takes as "now".
     scheduler_clock_file: str = field(default_factory=lambda: _env("BORGOS_SCHEDULER_CLOCK_FILE"))
+    audit_retention_days: int = field(default_factory=lambda: _env_int("BORGOS_AUDIT_RETENTION_DAYS", 90))
+    # Agent tasks: the image `shell` tasks run in (never the host itself), and its default limits.
+    shell_image: str = field(default_factory=lambda: _env("BORGOS_SHELL_IMAGE", "busybox:stable"))
+    # How long a worker waits for a starting Agent Zero to answer GET /health.
+    agent_zero_start_wait_s: int = field(
+        default_factory=lambda: _env_int("BORGOS_AGENT_ZERO_START_WAIT_S", 120)
+    )
     # Directories under which project paths may live (os.pathsep separated); empty = any absolute path.
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
