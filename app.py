@@ -10,15 +10,17 @@ from collections.abc import Callable
 from chalice import Chalice, Response
 from chalice.app import DynamoDBEvent, Request
 
-from chalicelib.api import docs, errors, projects, system, tokens
+from chalicelib.api import deployments, docs, errors, projects, scans, search, system, tokens
+from chalicelib.api import hosts as hosts_api
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
 app = Chalice(app_name="borgos")
 app.log.disabled = True  # Powertools Logger writes the structured logs
 
-for module in (system, projects, errors, tokens):
+for module in (system, projects, errors, tokens, deployments, scans, search):
     app.register_blueprint(module.api.blueprint)
+app.register_blueprint(hosts_api.api.blueprint)
 app.register_blueprint(docs.blueprint)
 
 

@@ -53,6 +53,18 @@ class Settings:
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
     )
+    # The worker host deployments go to when a request names none (empty: the first online host).
+    deploy_default_host: str = field(default_factory=lambda: _env("BORGOS_DEPLOY_HOST"))
+    # Seconds a new container has to answer its health check before its revision is failed.
+    deploy_health_timeout: int = field(default_factory=lambda: _env_int("BORGOS_DEPLOY_HEALTH_TIMEOUT", 60))
+    # Scans and search (docs/scanning.md, docs/search.md).
+    default_host: str = field(default_factory=lambda: _env("BORGOS_DEFAULT_HOST", "local"))
+    scan_max_file_bytes: int = field(
+        default_factory=lambda: _env_int("BORGOS_SCAN_MAX_FILE_BYTES", 1024 * 1024)
+    )
+    search_cache_dir: str = field(
+        default_factory=lambda: _env("BORGOS_SEARCH_CACHE_DIR", "/tmp/borgos-search")
+    )
 
 
 @lru_cache(maxsize=1)
