@@ -117,7 +117,9 @@ def run(sockets: int, rounds: int) -> dict[str, Any]:
     with mock_aws():
         create_table(aws.client("dynamodb"), "borgos-bench")
         gateway = run_in_thread(
-            app, configure_app=False, settings=GatewaySettings(handler_workers=32, integration_timeout=120)
+            app,
+            configure_app=False,
+            settings=GatewaySettings(handler_workers=32, integration_timeout=120, idle_timeout=7200),
         )
         os.environ["BORGOS_WEBSOCKET_ENDPOINT"] = gateway.management_url
         reset_settings()

@@ -40,7 +40,7 @@ def send(ws: ClientConnection, message: dict[str, Any]) -> None:
     ws.send(json.dumps(message))
 
 
-def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+def recv(ws: ClientConnection, timeout: float = 15.0) -> dict[str, Any]:
     return dict(json.loads(ws.recv(timeout=timeout)))
 
 

@@ -31,13 +31,29 @@ def gateway() -> Iterator[GatewayHandle]:
 
 
 @pytest.fixture
-def rt(aws: None, gateway: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> Realtime:
+def rt(aws: None, gateway: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Realtime]:
     monkeypatch.setenv("BORGOS_WEBSOCKET_ENDPOINT", gateway.management_url)
     reset_settings()
     stream = StreamReader(
         aws_clients.client("dynamodb"), aws_clients.client("dynamodbstreams"), get_settings().table_name
     )
-    return Realtime(gateway, stream)
+    yield Realtime(gateway, stream)
+    _wait_for_disconnects()
+
+
+def _wait_for_disconnects() -> None:
+    """$disconnect runs after a client's close: let this test's run before its table goes away."""
+    client = aws_clients.client("dynamodb")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = client.scan(
+            TableName=get_settings().table_name,
+            FilterExpression="entity = :e",
+            ExpressionAttributeValues={":e": {"S": "ws_connection"}},
+        )["Count"]
+        if not left:
+            return
+        time.sleep(0.02)
 
 
 def _project(caller: Caller, name: str) -> dict[str, Any]:
