@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 
 from chalicelib.config import get_settings
+from chalicelib.errors import NotFound
 from chalicelib.webhooks import service
-from chalicelib.webhooks.models import WebhookEndpoint, WebhookMessage
+from chalicelib.webhooks.models import WebhookMessage
 from chalicelib.webhooks.retry import Action
 from workers.webhook_delivery import AttemptResult, make_client
 from workers.webhook_delivery import deliver as deliver_attempt
@@ -33,21 +34,11 @@ def deliver(
 ) -> str:
     """Run one attempt; returns its outcome ("success", "retry", "give_up", "disable" or "skipped")."""
     try:
-        item = service.get_item(tenant, webhook_id)
-    except Exception as exc:  # deleted meanwhile: nothing to deliver to
-        if getattr(exc, "status", None) == 404:
-            return "skipped"
-        raise
-    if not item.get("enabled"):
+        endpoint = service.get_endpoint(tenant, webhook_id)
+    except NotFound:
+        return "skipped"  # deleted meanwhile: nothing to deliver to
+    if not endpoint.enabled:
         return "skipped"  # disabled meanwhile: its pending retries are dropped
-    endpoint = WebhookEndpoint(
-        id=str(webhook_id),
-        url=item["url"],
-        secret=item["secret"],
-        events=item["events"],
-        enabled=True,
-        failing_since=item.get("failing_since"),
-    )
     result = deliver_attempt(
         endpoint,
         WebhookMessage.model_validate(message),

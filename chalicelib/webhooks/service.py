@@ -21,7 +21,7 @@ from chalicelib.store import keys
 from chalicelib.store.table import Page, Tx, get_store
 from chalicelib.webhooks import targets
 from chalicelib.webhooks.errors import InvalidTargetError
-from chalicelib.webhooks.models import DeliveryAttempt, WebhookCreate, WebhookUpdate, rfc3339
+from chalicelib.webhooks.models import DeliveryAttempt, WebhookCreate, WebhookEndpoint, WebhookUpdate, rfc3339
 from chalicelib.webhooks.retry import Action, Decision
 
 KIND = "WEBHOOK"
@@ -96,6 +96,20 @@ def get_item(tenant: str, webhook_id: int) -> dict[str, Any]:
     if not item:
         raise NotFound.entity("Webhook", webhook_id)
     return item
+
+
+def get_endpoint(tenant: str, webhook_id: int) -> WebhookEndpoint:
+    """What a delivery needs to know about a webhook (the delivery jobs; the scheduler's
+    `{"type": "webhook", "webhook_id": ...}` action). NotFound for another tenant's id."""
+    item = get_item(tenant, webhook_id)
+    return WebhookEndpoint(
+        id=str(webhook_id),
+        url=item["url"],
+        secret=item["secret"],
+        events=item["events"],
+        enabled=bool(item["enabled"]),
+        failing_since=item.get("failing_since"),
+    )
 
 
 def list_webhooks(

@@ -166,3 +166,22 @@ def test_a_deleted_hook_is_skipped(aws: None, receiver: WebhookReceiver, alice: 
     }
     assert webhook_jobs.deliver("alice", hook["id"], message) == "skipped"
     assert receiver.requests == []
+
+
+def test_get_endpoint_is_what_deliveries_and_the_scheduler_read(
+    aws: None, alice: Caller, bob: Caller
+) -> None:
+    from chalicelib.errors import NotFound
+    from chalicelib.webhooks import service
+
+    hook = _hook(alice, "https://93.184.215.14/hook", ["deployment.*"])
+    endpoint = service.get_endpoint("alice", hook["id"])
+    assert (endpoint.id, endpoint.url, endpoint.secret, endpoint.events, endpoint.enabled) == (
+        str(hook["id"]),
+        "https://93.184.215.14/hook",
+        hook["secret"],
+        ["deployment.*"],
+        True,
+    )
+    with pytest.raises(NotFound):
+        service.get_endpoint("bob", hook["id"])
