@@ -37,3 +37,21 @@ def scan_event(tx: Tx, action: str, data: dict[str, Any]) -> None:
 def task_run(tx: Tx, run: dict[str, Any]) -> None:
     """A scheduled task's run was queued, started or finished (`data.status` says which)."""
     tx.emit(type="task_run", channel="tasks", name=f"task_run.{run['status']}", data=run)
+
+def task_status(tx: Tx, task: dict[str, Any]) -> None:
+    """An agent task changed status (`task.pending`, `task.running`, `task.completed`, ...)."""
+    tx.emit(type="task_status", channel="tasks", name=f"task.{task['status']}", data=task)
+
+
+def agent_alert(tx: Tx, alert: dict[str, Any]) -> None:
+    """An agent raised an alert (a log monitor crossed its threshold); webhooks hear `agent.alert`."""
+    tx.emit(type="agent_alert", channel="tasks", name="agent.alert", data=alert)
+
+
+def budget_alert(tx: Tx, alert: dict[str, Any]) -> None:
+    """LLM spend crossed a budget threshold; webhooks hear `budget.alert`."""
+    tx.emit(type="budget_alert", channel="tasks", name="budget.alert", data=alert)
+
+
+def agent_zero_status(tx: Tx, state: dict[str, Any]) -> None:
+    tx.emit(type="agent_zero_status", channel="tasks", name=f"agent_zero.{state['state']}", data=state)
