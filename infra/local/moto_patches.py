@@ -12,12 +12,21 @@ tests' in-process moto both do)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 _applied = False
+# The moto server answers requests in threads: without one lock two transactions could both pass
+# their conditions before either writes (two writers taking the same event sequence number).
+_transactions = threading.Lock()
 
 
 def atomic_transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    with _transactions:
+        _transact_write_items(self, transact_items)
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import (
         MultipleTransactionsException,

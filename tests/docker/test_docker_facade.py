@@ -219,10 +219,9 @@ def test_lifecycle_operations(busybox_image: str, test_tenant: str) -> None:
     assert docker_deploy.start(cid) and docker_deploy.state(cid) == "running"
     assert docker_deploy.restart(cid, timeout=1) and docker_deploy.state(cid) == "running"
     assert "response:200" in docker_deploy.logs(cid, tail=50)
-    assert [c.host for c in docker_deploy.managed_containers(host="hosta", deployment_id=deployment)] == [
-        "hosta"
-    ]
-    assert docker_deploy.managed_containers(host="hostb", deployment_id=deployment) == []
+    mine = docker_deploy.managed_containers(host="hosta", tenant=test_tenant, deployment_id=deployment)
+    assert [c.id for c in mine] == [cid]
+    assert docker_deploy.managed_containers(host="hostb", tenant=test_tenant, deployment_id=deployment) == []
     assert docker_deploy.remove(cid) and docker_deploy.state(cid) == "missing"
     for operation in (docker_deploy.stop, docker_deploy.start, docker_deploy.restart, docker_deploy.remove):
         assert operation(cid) is False
