@@ -1,53 +1,47 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers and the static busybox (for FROM-scratch test images) is present.
-# When run as root, installs what is missing (docker.io, busybox-static) and starts dockerd in the
-# background (log: /tmp/dockerd.log), then waits for it. Idempotent: does nothing when all is there.
+# Make sure a Docker engine answers `docker info`. When it does not: install Debian's docker.io
+# (and busybox-static, which tests build tiny images from) if root and missing, start dockerd in
+# the background (detached: it outlives `make`), and wait until `docker info` works.
 set -euo pipefail
 
-WAIT_SECONDS="${ENSURE_DOCKER_WAIT:-60}"
-missing=()
-command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-if ! { [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked"; }; then
-  dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
-fi
-
-if [ "${#missing[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "ensure-docker: missing ${missing[*]} and not root; install them (apt-get install ${missing[*]})" >&2
-    exit 1
-  fi
-  echo "ensure-docker: installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
-    || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
-fi
-
+# A redeploy hands the old container's address to the new one; clients hitting the port meanwhile
+# leave a failed ARP entry the kernel retries only after 1 s. 100 ms keeps the swap gap short.
 tune_bridge() {
-  # A redeploy hands the old container's address to the new one; clients hitting the port meanwhile
-  # leave a failed ARP entry that the kernel retries only after 1 s. 100 ms keeps the swap gap short.
-  local knob=/proc/sys/net/ipv4/neigh/docker0/retrans_time_ms
-  if [ -w "$knob" ]; then echo 100 >"$knob"; fi
+    local knob=/proc/sys/net/ipv4/neigh/docker0/retrans_time_ms
+    if [ -w "$knob" ]; then echo 100 >"$knob"; fi
 }
 
 if docker info >/dev/null 2>&1; then
-  tune_bridge
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-docker: the Docker engine does not answer and starting dockerd needs root" >&2
-  exit 1
-fi
-if ! pgrep -x dockerd >/dev/null 2>&1; then
-  echo "ensure-docker: starting dockerd (log: /tmp/dockerd.log)"
-  nohup dockerd >/tmp/dockerd.log 2>&1 &
-fi
-for _ in $(seq 1 "$((WAIT_SECONDS * 5))"); do
-  if docker info >/dev/null 2>&1; then
-    echo "ensure-docker: engine ready ($(docker version --format '{{.Server.Version}}'))"
     tune_bridge
     exit 0
-  fi
-  sleep 0.2
+fi
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1 || ! command -v busybox >/dev/null 2>&1; then
+    if ! is_root; then
+        echo "ensure-docker: no Docker engine and not root: install docker.io and start dockerd" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static >/dev/null
+fi
+
+if ! pgrep -x dockerd >/dev/null 2>&1; then
+    if ! is_root; then
+        echo "ensure-docker: dockerd is not running and only root can start it here" >&2
+        exit 1
+    fi
+    echo "ensure-docker: starting dockerd (log: /tmp/dockerd.log)"
+    setsid nohup dockerd >/tmp/dockerd.log 2>&1 </dev/null &
+fi
+
+for _ in $(seq 1 120); do
+    if docker info >/dev/null 2>&1; then
+        tune_bridge
+        exit 0
+    fi
+    sleep 0.5
 done
-echo "ensure-docker: dockerd did not answer within ${WAIT_SECONDS}s; see /tmp/dockerd.log" >&2
+echo "ensure-docker: dockerd did not come up within 60 s; see /tmp/dockerd.log" >&2
 exit 1
