@@ -111,10 +111,10 @@ def test_failing_health_check_removes_the_container(
     deployment = next(_ids)
     image = build(tmp_path, test_tenant, deployment, 1, healthy=False)
     result = docker_deploy.rollout(
-        spec_for(test_tenant, image, deployment), current_container_id=None, health_timeout=1.5
+        spec_for(test_tenant, image, deployment), current_container_id=None, health_timeout=4
     )
     assert not result.healthy and result.container_id is None
-    assert "HTTP 404" in result.reason
+    assert "HTTP 404" in result.reason, result.reason
     assert "response:404" in result.logs  # httpd -v logged the probes before the container went
     assert docker_deploy.managed_containers(tenant=test_tenant, deployment_id=deployment) == []
 

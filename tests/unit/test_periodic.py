@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 
 import pytest
 import redis
@@ -18,19 +19,20 @@ def connection(redis_url: str) -> redis.Redis:
 
 
 def test_due_jobs_go_to_the_host_queue_once_while_pending(connection: redis.Redis) -> None:
+    name = f"alpha{uuid.uuid4().hex[:6]}"  # no worker of another test listens on its queue
     runner = PeriodicRunner(
-        "alpha",
+        name,
         "acme",
         connection,
         [Periodic("workers.host_jobs.ping", 0.001), Periodic("workers.not_merged_yet.run", 1)],
     )
     assert [job.function for job in runner.jobs] == ["workers.host_jobs.ping"]  # missing module skipped
     first = runner.tick()
-    assert len(first) == 1 and first[0].startswith("periodic-alpha-ping-")
-    queue = Queue("host.alpha", connection=connection)
+    assert len(first) == 1 and first[0].startswith(f"periodic-{name}-ping-")
+    queue = Queue(f"host.{name}", connection=connection)
     assert queue.job_ids == first
     job = queue.fetch_job(first[0])
-    assert job is not None and job.kwargs == {"host": "alpha", "tenant": "acme"}
+    assert job is not None and job.kwargs == {"host": name, "tenant": "acme"}
     assert runner.tick() == []  # the previous run has not run yet: no pile-up
     job.delete()
     assert len(runner.tick()) == 1
