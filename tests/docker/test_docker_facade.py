@@ -14,7 +14,7 @@ from workers import docker_deploy, docker_engine, docker_images
 from workers.docker_spec import ContainerSpec
 
 pytestmark = pytest.mark.docker
-_ids = itertools.count(1)
+_ids = itertools.count(10_000)  # clear of the ids the deployments tests get from the store
 
 
 def fetch(port: int, path: str) -> str:

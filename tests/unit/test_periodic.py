@@ -24,7 +24,7 @@ def test_due_jobs_go_to_the_host_queue_once_while_pending(connection: redis.Redi
         name,
         "acme",
         connection,
-        [Periodic("workers.host_jobs.ping", 0.001), Periodic("workers.not_merged_yet.run", 1)],
+        [Periodic("workers.host_jobs.ping", 0.0), Periodic("workers.not_merged_yet.run", 1)],
     )
     assert [job.function for job in runner.jobs] == ["workers.host_jobs.ping"]  # missing module skipped
     first = runner.tick()
@@ -72,3 +72,22 @@ def test_host_cli_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
             host.parse_args(bad)
     with pytest.raises(argparse.ArgumentTypeError):
         host.parse_periodic("workers.a.b:soon")
+
+
+def test_host_registration_retries_until_the_store_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def flaky(tenant: str, registration: object) -> None:
+        calls.append(tenant)
+        if len(calls) < 3:
+            raise RuntimeError("store not up yet")
+
+    monkeypatch.setattr(host.hosts, "register_host", flaky)
+    monkeypatch.setattr(host.host_metrics, "registration", lambda name, address: None)
+    monkeypatch.setattr(host, "REGISTER_RETRY_SECONDS", 0.01)
+    worker_host = host.Host(name="alpha", tenant="acme", redis_url="redis://unused", queues=["host.alpha"])
+    assert worker_host._register_until_done() is True
+    assert calls == ["acme"] * 3
+    stopped = host.Host(name="beta", tenant="acme", redis_url="redis://unused", queues=["host.beta"])
+    stopped.stop_event.set()
+    assert stopped._register_until_done() is False
