@@ -54,7 +54,7 @@ def main() -> None:
             finally:
                 counter.phase = "endpoint"
 
-        routing._authenticate_and_limit = counted_auth  # type: ignore[assignment]
+        routing._authenticate_and_limit = counted_auth
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         project = {"name": "p", "path": "/p", "tech_stack": ["python"]}
         error = {"project_id": 1, "error_type": "runtime", "severity": "error", "message": "m"}

@@ -10,14 +10,14 @@ partition whatever the app does). Two layouts: the 20,000 projects in the caller
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from bench.common import ROOT, free_port, median, percentile
+from bench.common import free_port, median, percentile
+from infra.local.node_tools import npm_tool
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
@@ -40,19 +40,34 @@ def seed(tenant: str, count: int) -> None:
     from chalicelib.store.codec import encode_item
 
     now = clock.iso(clock.now())
-    items = []
+    items: list[dict[str, Any]] = []
     for ident in range(1, count + 1):
         sk = keys.entity_sk(KIND, ident)
         items.append(
             {
-                "PK": keys.tenant_pk(tenant), "SK": sk, "GSI1PK": keys.tenant_index_pk(tenant, KIND, "active"),
-                "GSI1SK": sk, "entity": "project", "id": ident, "name": f"project-{ident}",
-                "path": f"/projects/p{ident}", "project_type": "web", "tech_stack": ["python"],
-                "description": None, "zenith_id": None, "metadata": {}, "is_active": True, **INITIAL_SCORES,
-                "errors": [], "deployments": {}, "error_count": 0, "created_at": now, "updated_at": now,
+                "PK": keys.tenant_pk(tenant),
+                "SK": sk,
+                "GSI1PK": keys.tenant_index_pk(tenant, KIND, "active"),
+                "GSI1SK": sk,
+                "entity": "project",
+                "id": ident,
+                "name": f"project-{ident}",
+                "path": f"/projects/p{ident}",
+                "project_type": "web",
+                "tech_stack": ["python"],
+                "description": None,
+                "zenith_id": None,
+                "metadata": {},
+                "is_active": True,
+                **INITIAL_SCORES,
+                "errors": [],
+                "deployments": {},
+                "error_count": 0,
+                "created_at": now,
+                "updated_at": now,
                 "version": 1,
             }
-        )  # fmt: skip
+        )
     items.append({"PK": keys.tenant_pk(tenant), "SK": keys.header_sk(KIND), "count": count, "active": count})
     client = aws.client("dynamodb")
     for start in range(0, len(items), 25):
@@ -68,8 +83,15 @@ def seed_token() -> None:
     from chalicelib.store import keys
     from chalicelib.store.codec import encode_item
 
-    item = {"PK": keys.token_pk(hash_token(TOKEN)), "SK": keys.TOKEN_SK, "tenant": "bench", "token_id": 1,
-            "scopes": ["read"], "rate_limit_per_minute": 100_000, "rate_limit_burst": 100_000}  # fmt: skip
+    item = {
+        "PK": keys.token_pk(hash_token(TOKEN)),
+        "SK": keys.TOKEN_SK,
+        "tenant": "bench",
+        "token_id": 1,
+        "scopes": ["read"],
+        "rate_limit_per_minute": 100_000,
+        "rate_limit_burst": 100_000,
+    }
     aws.client("dynamodb").put_item(TableName=TABLE, Item=encode_item(item))
 
 
@@ -110,16 +132,7 @@ def moto_engine() -> Iterator[None]:
 
 
 def dynalite_binary() -> str:
-    tools = ROOT / ".borgos" / "tools"
-    binary = tools / "node_modules" / ".bin" / "dynalite"
-    if not binary.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise SystemExit("npm is needed to install dynalite for this benchmark")
-        tools.mkdir(parents=True, exist_ok=True)
-        subprocess.run([npm, "install", "--silent", "--prefix", str(tools), f"dynalite@{DYNALITE_VERSION}"],
-                       check=True)  # fmt: skip
-    return str(binary)
+    return npm_tool("dynalite", DYNALITE_VERSION, "dynalite")
 
 
 @contextmanager
@@ -155,13 +168,17 @@ def _fresh_clients() -> Any:
     return aws.client("dynamodb")
 
 
-def scenario(engine: Callable[[], AbstractContextManager[None]], own: int, others: int) -> tuple[float, float, int]:
+def scenario(
+    engine: Callable[[], AbstractContextManager[None]], own: int, others: int
+) -> tuple[float, float, int]:
     from infra.table import table_definition
 
     with engine():
         client = _fresh_clients()
         client.create_table(**table_definition(TABLE))
-        client.get_waiter("table_exists").wait(TableName=TABLE, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100})
+        client.get_waiter("table_exists").wait(
+            TableName=TABLE, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+        )
         seed_token()
         seed("bench", own)
         for n in range(others // 1000):
@@ -171,8 +188,11 @@ def scenario(engine: Callable[[], AbstractContextManager[None]], own: int, other
 
 
 def main() -> None:
-    layouts = (("100 projects (baseline)", 100, 0), ("20,000 in the caller's tenant", 20_000, 0),
-               ("100 own + 20,000 of other tenants", 100, 20_000))  # fmt: skip
+    layouts = (
+        ("100 projects (baseline)", 100, 0),
+        ("20,000 in the caller's tenant", 20_000, 0),
+        ("100 own + 20,000 of other tenants", 100, 20_000),
+    )
     print(f"GET /api/v1/projects (page of 50 + total), {REQUESTS} requests per row, chalice test client")
     print(f"{'engine':9} {'layout':36} {'p50 ms':>8} {'p99 ms':>8} {'items read':>11} {'ratio':>6}")
     for name, engine in (("dynalite", dynalite_engine), ("moto", moto_engine)):

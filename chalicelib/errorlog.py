@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import clock, events
@@ -26,11 +26,19 @@ def _by_severity(tenant: str, severity: str) -> str:
     return keys.tenant_index_pk(tenant, KIND, "severity", severity)
 
 
-def record(tx: Tx, project: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    """Add an error to a change being built (used by the API and by scans)."""
+def error_sk(occurred: datetime, error_id: int) -> str:
+    return f"{KIND}#{clock.iso_micro(occurred)}#{error_id:012d}"
+
+
+def record(
+    tx: Tx, project: dict[str, Any], fields: dict[str, Any], *, count_on_project: bool = True
+) -> dict[str, Any]:
+    """Add an error to a change being built (used by the API and by scans). A caller that updates
+    the project item in the same change passes count_on_project=False and adds to `error_count`
+    itself (a transaction may touch an item once)."""
     error_id = tx.new_id("error")
     occurred = fields.get("occurred_at") or tx.now
-    sk = f"{KIND}#{clock.iso_micro(occurred)}#{error_id:012d}"
+    sk = error_sk(occurred, error_id)
     retention = get_settings().error_retention_days * 86400
     public = {
         "id": error_id,
@@ -58,12 +66,13 @@ def record(tx: Tx, project: dict[str, Any], fields: dict[str, Any]) -> dict[str,
         },
         create_only=True,
     )
-    tx.update(
-        tx.pk,
-        keys.entity_sk(PROJECT_KIND, project["id"]),
-        add={"error_count": 1},
-        on_fail=NotFound.entity("Project", project["id"]),
-    )
+    if count_on_project:
+        tx.update(
+            tx.pk,
+            keys.entity_sk(PROJECT_KIND, project["id"]),
+            add={"error_count": 1},
+            on_fail=NotFound.entity("Project", project["id"]),
+        )
     tx.count(KIND, newest_first=True)
     tx.count(KIND, f"severity_{fields['severity']}", newest_first=True)
     events.error_logged(tx, public)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import clock, events
+from chalicelib import clock, events, paths
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.models.projects import Project, ProjectCreate, ProjectDetail, ProjectUpdate
@@ -23,11 +23,16 @@ def _active_facet(tenant: str, active: bool) -> str:
 
 
 def _check_roots(path: str) -> None:
-    roots = get_settings().project_roots
-    if roots and not any(
-        path == root.rstrip("/") or path.startswith(root.rstrip("/") + "/") for root in roots
-    ):
-        raise ValidationFailed.field("path", f"must lie under one of the project roots: {', '.join(roots)}")
+    """Lexical check against the host's roots (chalicelib/paths.py); the scanner checks again on the host."""
+    settings = get_settings()
+    if not settings.project_roots:
+        if settings.stage == "local":
+            return  # a developer's own machine: any absolute path (the scanner still refuses it)
+        raise ValidationFailed.field("path", "no project roots are configured (BORGOS_PROJECT_ROOTS)")
+    try:
+        paths.check_under_roots(path, settings.project_roots)
+    except paths.PathRefused as exc:
+        raise ValidationFailed.field("path", str(exc)) from exc
 
 
 def public(item: dict[str, Any]) -> Project:
@@ -57,6 +62,7 @@ def create_project(tenant: str, request: ProjectCreate) -> Project:
             "entity": "project",
             "id": project_id,
             **request.model_dump(),
+            "host": request.host or get_settings().default_host,
             **INITIAL_SCORES,
             "errors": [],
             "deployments": {},

@@ -38,6 +38,9 @@ class ProjectCreate(Strict):
     zenith_id: str | None = Field(default=None, max_length=128)
     metadata: dict[str, Any] = Field(default_factory=dict)
     is_active: bool = True
+    host: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Worker host holding the files"
+    )
 
     @field_validator("path")
     @classmethod
@@ -59,6 +62,7 @@ class ProjectUpdate(Strict):
     zenith_id: str | None = Field(default=None, max_length=128)
     metadata: dict[str, Any] | None = None
     is_active: bool | None = None
+    host: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
     @field_validator("path")
     @classmethod
@@ -103,6 +107,7 @@ class Project(Out):
     errors: list[ScanError]
     metadata: dict[str, Any]
     is_active: bool
+    host: str | None = None
     scan_status: str | None = None
     last_scan_at: str | None = None
     created_at: str

@@ -1,0 +1,69 @@
+"""RQ job functions for scans (queue `host.<name>`: they run where the project's files are)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from chalicelib import paths, scans
+from chalicelib.config import get_settings
+from chalicelib.logs import logger
+from chalicelib.search import storage
+from workers.scan.scanner import scan
+
+
+def _host_copy(key: str) -> str:
+    """The host keeps the last index it wrote per project, so a rescan starts from it."""
+    directory = os.path.join(get_settings().search_cache_dir, "host")
+    os.makedirs(directory, exist_ok=True)
+    return os.path.join(directory, hashlib.sha256(key.encode()).hexdigest()[:32] + ".sqlite")
+
+
+def scan_project(tenant: str, project_id: int, scan_id: str) -> dict[str, Any]:
+    project = scans.start(tenant, project_id, scan_id)
+    settings = get_settings()
+    try:
+        root = paths.resolve_under_roots(project["path"], settings.project_roots)
+    except paths.PathRefused as exc:
+        scans.fail(tenant, project_id, scan_id, str(exc))
+        logger.warning("scan refused", extra={"tenant": tenant, "project_id": project_id, "reason": str(exc)})
+        return {"status": "failed", "message": str(exc)}
+    key = storage.index_key(tenant, project_id)
+    kept = _host_copy(key)
+    with open(kept + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two workers on one host never update one index at once
+        try:
+            with tempfile.TemporaryDirectory(prefix="borgos-scan-") as work:
+                working = os.path.join(work, "code.sqlite")
+                if os.path.exists(kept):
+                    shutil.copyfile(kept, working)
+                elif project.get("search_index"):
+                    storage.download(project["search_index"]["key"], working)
+                outcome = scan(root, working, max_bytes=settings.scan_max_file_bytes)
+                reference = storage.upload(tenant, project_id, working)
+                scans.complete(tenant, project_id, scan_id, outcome.summary, reference)
+                os.replace(working, kept)
+        except Exception as exc:
+            scans.fail(tenant, project_id, scan_id, f"scan failed: {type(exc).__name__}: {exc}")
+            raise
+    logger.info(
+        "scan completed",
+        extra={
+            "tenant": tenant,
+            "project_id": project_id,
+            "files_read": outcome.files_read,
+            "files_reused": outcome.files_reused,
+            "seconds": round(outcome.seconds, 3),
+        },
+    )
+    return {
+        "status": "completed",
+        "files_read": outcome.files_read,
+        "files_reused": outcome.files_reused,
+        "files_removed": outcome.files_removed,
+        "errors": outcome.summary["error_total"],
+    }
