@@ -205,6 +205,20 @@ def get_revision_item(tenant: str, deployment_id: int, revision: int) -> dict[st
     return item
 
 
+def get_with_revision(
+    tenant: str, deployment_id: int, revision: int
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The deployment and one of its revisions in one read (None for what does not exist)."""
+    pk = keys.tenant_pk(tenant)
+    found = {
+        item["SK"]: item
+        for item in get_store().batch_get(
+            [(pk, deployment_sk(deployment_id)), (pk, revision_sk(deployment_id, revision))]
+        )
+    }
+    return found.get(deployment_sk(deployment_id)), found.get(revision_sk(deployment_id, revision))
+
+
 def list_deployments(
     tenant: str,
     *,
@@ -763,3 +777,17 @@ def _mark_gone(sk: str, tx: Tx) -> None:
 def delete_revision(tenant: str, deployment_id: int, revision: int) -> None:
     """Remove one revision record (a delete removes them before the deployment item)."""
     get_store().delete(keys.tenant_pk(tenant), revision_sk(deployment_id, revision))
+
+
+def refresh_container_log(tenant: str, item: dict[str, Any], container_log: str) -> bool:
+    """Replace the stored container log when the container wrote more (reconcile calls this every
+    round, so GET .../logs is at most a round behind); the build log stays. True when it changed."""
+    environment = item["environment"]
+    text = redact(container_log, environment)[-LOG_KEPT:]
+    stored = get_store().get(keys.tenant_pk(tenant), log_sk(item["id"])) or {}
+    if stored.get("container_log") == text:
+        return False
+    revision = item.get("serving_revision")
+    build_log = stored.get("build_log", "") if stored.get("revision") == revision else ""
+    save_logs(tenant, item["id"], revision, build_log, container_log, environment)
+    return True

@@ -157,7 +157,7 @@ def _not_cancelled(item: dict[str, Any]) -> bool:
 
 
 def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
-    item, rev = _item(tenant, deployment_id), _revision(tenant, deployment_id, revision)
+    item, rev = deployments.get_with_revision(tenant, deployment_id, revision)
     if item is None or rev is None or rev["status"] != "pending":
         return f"revision {revision} already handled"
     if item["revision"] != revision:
@@ -521,6 +521,7 @@ def _reconcile_one(tenant: str, item: dict[str, Any], connection: Any) -> str | 
         return None
     state = docker_deploy.state(item["container_id"]) if item.get("container_id") else "missing"
     if state == "running":
+        deployments.refresh_container_log(tenant, item, docker_deploy.logs(item["container_id"]))
         if item["status"] == "failed":
             deployments.report(tenant, item["id"], status="running", reason="container running again")
             return "restarted"

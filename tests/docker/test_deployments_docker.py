@@ -194,6 +194,10 @@ def test_reconcile_restores_a_removed_container_and_removes_strays(
     restored = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)
     assert restored["status"] == "running" and restored["container_id"] != first["container_id"]
     assert fetch(port, "/marker") == "v1"
+    # Each round refreshes the stored container log.
+    deploy_jobs.reconcile_host(stack.tenant, HOST)
+    logs = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}/logs").body)
+    assert "url:/marker" in logs["container_log"]
     # Labelled containers no deployment wants (a killed job's candidate, a deleted deployment's) go.
     labels = {
         "borgos.managed": "1",
