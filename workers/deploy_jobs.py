@@ -218,6 +218,9 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         return _settle_cancelled(tenant, deployments.get_item(tenant, deployment_id), revision)
     _save_logs(tenant, deployment_id, revision, build_log, result.logs, item["environment"])
     if not result.healthy:
+        latest = deployments.get_item(tenant, deployment_id)
+        if latest.get("cancel_requested"):  # the cancel job removed our new container
+            return _settle_cancelled(tenant, latest, revision)
         return _fail(tenant, item, revision, result.reason, None, None)
     previous = item.get("serving_revision")
     superseded = {}
@@ -328,6 +331,8 @@ def control(tenant: str, deployment_id: int, action: str) -> str:
     handlers = {"stop": _stop, "restart": _restart, "cancel": _cancel, "delete": _delete}
     if action not in handlers:
         raise ValueError(f"unknown action {action!r}")
+    if action == "cancel":
+        _interrupt_rollout(tenant, deployment_id)
     with _locked(tenant, deployment_id, wait=get_settings().deploy_health_timeout + LOCK_WAIT_SECONDS):
         item = _item(tenant, deployment_id)
         if item is None:
@@ -337,6 +342,18 @@ def control(tenant: str, deployment_id: int, action: str) -> str:
         if job_id is not None and expected != job_id:
             return f"{action} of deployment {deployment_id} already done"  # a retried job
         return handlers[action](tenant, item)
+
+
+def _interrupt_rollout(tenant: str, deployment_id: int) -> None:
+    """The one step taken without the lock: remove the container a rollout is health-checking, so the
+    rollout ends at once (its health wait sees the container gone) instead of at its timeout. The
+    serving container is never touched; the rollout then settles as cancelled."""
+    item = _item(tenant, deployment_id)
+    if item is None or not item.get("cancel_requested") or item["status"] not in deployments.IN_FLIGHT:
+        return
+    for container in docker_deploy.managed_containers(tenant=tenant, deployment_id=deployment_id):
+        if container.revision == item["revision"] and container.id != item.get("container_id"):
+            docker_deploy.remove(container.id)
 
 
 def _stop(tenant: str, item: dict[str, Any]) -> str:

@@ -218,6 +218,33 @@ def test_reconcile_restores_a_removed_container_and_removes_strays(
     assert docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id) == []
 
 
+def test_cancel_stops_a_rollout_in_its_health_check(stack: DeployStack, project: dict[str, Any]) -> None:
+    import time
+
+    (project["dir"] / "www" / "health").unlink()  # never healthy: the rollout would wait its timeout
+    deployment_id, port = deploy(stack, project)
+    stack.wait_for(deployment_id, lambda d: d["status"] == "starting")
+    asked = time.monotonic()
+    response = stack.post(f"/api/v1/deployments/{deployment_id}/cancel")
+    assert response.status_code == 200, response.body
+    got = stack.wait_for(deployment_id, settled)
+    assert got["status"] == "cancelled" and got["container_id"] is None
+    assert time.monotonic() - asked < 8  # sooner than the health timeout
+    assert [h["status"] for h in got["status_history"]][-1] == "cancelled"
+    assert (
+        json.loads(stack.get(f"/api/v1/deployments/{deployment_id}/history").body)[0]["status"] == "cancelled"
+    )
+    assert docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id) == []
+    # The port claim went with it; cancelling a rollout that has not started settles it too.
+    again = stack.post(
+        "/api/v1/deploy", {"project_id": project["id"], "name": "again", "port": port, "host": HOST}
+    )
+    assert again.status_code == 201, again.body
+    again_id = json.loads(again.body)["id"]
+    assert stack.post(f"/api/v1/deployments/{again_id}/cancel").status_code == 200
+    assert stack.wait_for(again_id, settled)["status"] == "cancelled"
+
+
 def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
     stack: DeployStack, project: dict[str, Any]
 ) -> None:
