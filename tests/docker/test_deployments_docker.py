@@ -270,3 +270,40 @@ def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
         assert history[0]["status"] == "failed"
     finally:
         stack.worker.start()
+
+
+def test_a_deployment_pinned_to_another_host_runs_only_there(
+    stack: DeployStack, project: dict[str, Any], tmp_path: Path
+) -> None:
+    import time
+
+    import redis
+    from rq import Queue
+
+    from chalicelib import hosts
+    from chalicelib.models.hosts import HostRegistration
+    from tests.support.deploy_stack import Worker
+
+    other = "otherhost"
+    hosts.register_host(
+        stack.tenant, HostRegistration(name=other, address="127.0.0.1", cpu_count=1, memory_bytes=2**30)
+    )
+    deployment_id, port = deploy(stack, project, host=other)
+    queue = Queue(f"host.{other}", connection=redis.Redis.from_url(stack.env["BORGOS_REDIS_URL"]))
+    job_id = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)["job"]
+    deadline = time.monotonic() + 30
+    while job_id not in queue.job_ids:  # the stream pump delivers it to that host's queue only
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)["status"] == "pending"
+    worker = Worker([f"host.{other}"], stack.worker.env, tmp_path / "other.log")
+    worker.start()
+    try:
+        got = stack.wait_for(deployment_id, settled)
+        assert got["status"] == "running" and got["host"] == other and fetch(port, "/marker") == "v1"
+        [container] = docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id)
+        assert container.host == other
+        stack.post(f"/api/v1/deployments/{deployment_id}/stop")
+        assert stack.wait_for(deployment_id, settled)["status"] == "stopped"
+    finally:
+        worker.stop()
