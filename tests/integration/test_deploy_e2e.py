@@ -16,11 +16,9 @@ import pytest
 from tests.support.busybox_image import write_project
 from workers import docker_deploy
 
-# Skipped until the local stack's fixtures (tests/integration/conftest.py) are on this branch.
-pytest.importorskip("tests.support.local_stack")
-
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
-HOST = "local"  # the stack's worker host
+HOST = "local"  # the stack's worker listens on host.local
+TENANT = "local"  # the stack's admin token belongs to this tenant
 
 
 def wait_status(api: httpx.Client, deployment_id: int, wanted: str, timeout: float = 120) -> dict[str, Any]:
@@ -35,8 +33,15 @@ def wait_status(api: httpx.Client, deployment_id: int, wanted: str, timeout: flo
 
 
 def test_deploy_through_the_real_api_serves_and_stops(
-    local_stack: Any, api: httpx.Client, tmp_path: Path
+    local_stack: Any, api: httpx.Client, stack_store: Any, tmp_path: Path
 ) -> None:
+    from chalicelib import hosts
+    from chalicelib.models.hosts import HostRegistration
+
+    # What `python -m workers.host --name local` does at start (the stack runs a bare RQ worker).
+    hosts.register_host(
+        TENANT, HostRegistration(name=HOST, address="127.0.0.1", cpu_count=1, memory_bytes=2**30)
+    )
     path = write_project(tmp_path / "e2e-app", marker="e2e")
     project = api.post("/api/v1/projects", json={"name": "e2e-deploy", "path": str(path)})
     assert project.status_code == 201, project.text
