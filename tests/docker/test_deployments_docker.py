@@ -255,7 +255,8 @@ def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
     (project["dir"] / "www" / "health").unlink()  # never healthy: the rollout waits in its health check
     deployment_id, _ = deploy(stack, project)
     stack.wait_for(deployment_id, lambda d: d["status"] == "starting")
-    stack.worker.kill()
+    stack.worker.kill()  # whichever of the host's two workers runs the rollout
+    stack.helper.kill()
     try:
         # Reconcile leaves it alone while the dead job's lock lease runs; then it settles it.
         deadline = time.monotonic() + 90
@@ -270,6 +271,7 @@ def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
         assert history[0]["status"] == "failed"
     finally:
         stack.worker.start()
+        stack.helper.start()
 
 
 def test_a_deployment_pinned_to_another_host_runs_only_there(
