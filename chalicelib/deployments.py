@@ -704,11 +704,13 @@ def report(
     more_revisions: dict[int, dict[str, Any]] | None = None,
     only_if: Callable[[dict[str, Any]], bool] | None = None,
     item: dict[str, Any] | None = None,
+    logs: tuple[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """A worker's account of what happened: the deployment's new fields and status, and its
     revisions', in one transaction. Returns the deployment as written (pass it as `item` to the next
     report to save a read). `only_if` sees the current item and may decline (returns None), which is
-    how a retried job avoids applying the same step twice."""
+    how a retried job avoids applying the same step twice. `logs` (build log, container log) are
+    stored with the change."""
     revisions = dict(more_revisions or {})
     if revision is not None and revision_changes:
         revisions[revision] = revision_changes
@@ -719,6 +721,8 @@ def report(
         new = apply(tx, current, changes, status=status, reason=reason, project_exists=project_exists)
         for number, fields in revisions.items():
             tx.update(tx.pk, revision_sk(deployment_id, number), set=fields)
+        if logs is not None:
+            tx.put(_logs_item(tx.tenant, current, revision, *logs))
         return new
 
     try:
@@ -734,6 +738,21 @@ def _with_project(build: Callable[..., Any], project_exists: bool, tx: Tx, item:
     return build(tx, item, project_exists)
 
 
+def _logs_item(
+    tenant: str, item: dict[str, Any], revision: int | None, build_log: str, container_log: str
+) -> dict[str, Any]:
+    environment = item["environment"]
+    return {
+        "PK": keys.tenant_pk(tenant),
+        "SK": log_sk(item["id"]),
+        "entity": "deployment_logs",
+        "revision": revision,
+        "build_log": redact(build_log, environment)[-LOG_KEPT:],
+        "container_log": redact(container_log, environment)[-LOG_KEPT:],
+        "captured_at": clock.iso(clock.now()),
+    }
+
+
 def save_logs(
     tenant: str,
     deployment_id: int,
@@ -746,17 +765,8 @@ def save_logs(
     environment are redacted before they are stored and again when they are read."""
     if environment is None:
         environment = get_item(tenant, deployment_id)["environment"]
-    get_store().put(
-        {
-            "PK": keys.tenant_pk(tenant),
-            "SK": log_sk(deployment_id),
-            "entity": "deployment_logs",
-            "revision": revision,
-            "build_log": redact(build_log, environment)[-LOG_KEPT:],
-            "container_log": redact(container_log, environment)[-LOG_KEPT:],
-            "captured_at": clock.iso(clock.now()),
-        }
-    )
+    item = {"id": deployment_id, "environment": environment}
+    get_store().put(_logs_item(tenant, item, revision, build_log, container_log))
 
 
 def mark_images_gone(tenant: str, deployment_id: int, image_ids: set[str]) -> list[int]:

@@ -204,8 +204,6 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
                     only_if=_not_cancelled,
                     item=current,
                 )
-            elif phase == "health_check":
-                _not_cancelled(deployments.get_item(tenant, deployment_id))
 
         result = docker_deploy.rollout(
             spec,
@@ -216,8 +214,8 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
     except Cancelled:
         _remove_strays(tenant, item, keep=_serving_container(item))
         return _settle_cancelled(tenant, deployments.get_item(tenant, deployment_id), revision)
-    _save_logs(tenant, deployment_id, revision, build_log, result.logs, item["environment"])
     if not result.healthy:
+        _save_logs(tenant, deployment_id, revision, build_log, result.logs, item["environment"])
         latest = deployments.get_item(tenant, deployment_id)
         if latest.get("cancel_requested"):  # the cancel job removed our new container
             return _settle_cancelled(tenant, latest, revision)
@@ -246,6 +244,7 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         ),
         more_revisions=superseded,
         item=current,
+        logs=(build_log, result.logs),
     )
     if revision > PRUNE_KEEP:  # revisions 1..PRUNE_KEEP cannot have more images than are kept
         _prune(tenant, deployment_id, protect={result.image_id})
