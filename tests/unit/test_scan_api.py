@@ -50,7 +50,7 @@ def test_the_job_writes_every_field_onto_the_project(alice: Caller, roots: Path)
     shown = body(alice.get(f"/api/v1/projects/{project['id']}"))
     assert shown["scan_status"] == "completed" and shown["last_scan_at"]
     assert shown["tech_stack"] == ["python", "flask", "postgresql", "redis", "docker"]
-    assert (shown["health_score"], shown["vibe_score"], shown["eco_score"]) == (80, 92, 57)
+    assert (shown["health_score"], shown["vibe_score"], shown["eco_score"]) == (80, 93, 57)
     assert shown["errors"] == []
     meta = shown["metadata"]
     assert (meta["lines_of_code"], meta["test_coverage"], meta["dependencies"]) == (17, 78.5, 3)
