@@ -40,10 +40,10 @@ def query_terms(query: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def match_expression(terms: list[str]) -> str:
-    """An FTS5 query that matches any term (BM25 ranks lines holding more of them higher). Terms are
-    quoted, so FTS5 operators typed by a user are just words."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+def match_expression(terms: list[str], operator: str = "OR") -> str:
+    """An FTS5 query that matches any term (OR; BM25 ranks lines holding more of them higher) or
+    every term (AND). Terms are quoted, so FTS5 operators typed by a user are just words."""
+    return f" {operator} ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
 def relevance(bm25: float, saturation: float = 2.0) -> float:
