@@ -13,7 +13,7 @@ from chalicelib.errors import Forbidden, Unauthorized
 from chalicelib.store import keys
 from chalicelib.store.table import get_store
 
-SCOPES = ("read", "write", "deploy", "admin", "read:sensitive")
+SCOPES = ("read", "write", "deploy", "admin", "read:sensitive", "metrics")
 TOKEN_PREFIX = "borg_"
 TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from chalicelib import errorlog
+from chalicelib import errorlog, hosts
 from chalicelib.models.status import SystemStatus
 from chalicelib.projects import KIND as PROJECT_KIND
 from chalicelib.store import keys
@@ -25,6 +25,20 @@ def local_host_load() -> dict[str, float | int]:
     }
 
 
+def hosts_load(tenant: str) -> dict[str, float | int] | None:
+    """The mean load of the tenant's online worker hosts (the longest uptime); None without any."""
+    online = [host for host in hosts.online_hosts(tenant) if host.metrics is not None]
+    if not online:
+        return None
+    metrics = [host.metrics for host in online if host.metrics is not None]
+    return {
+        "cpu_percent": round(sum(m.cpu_percent for m in metrics) / len(metrics), 1),
+        "memory_percent": round(sum(m.memory_percent for m in metrics) / len(metrics), 1),
+        "disk_percent": round(sum(m.disk_percent for m in metrics) / len(metrics), 1),
+        "uptime_seconds": max(m.uptime_seconds for m in metrics),
+    }
+
+
 def system_status(tenant: str) -> SystemStatus:
     store = get_store()
     pk = keys.tenant_pk(tenant)
@@ -35,7 +49,8 @@ def system_status(tenant: str) -> SystemStatus:
         )
     }
     return SystemStatus(
-        **local_host_load(),
+        # Without an online worker host (a single-machine setup), the machine answering reports.
+        **(hosts_load(tenant) or local_host_load()),
         total_projects=int(headers.get(keys.header_sk(PROJECT_KIND), {}).get("count", 0)),
         active_deployments=int(headers.get(keys.header_sk(DEPLOYMENT_KIND), {}).get("active", 0)),
         recent_errors=errorlog.count_recent(tenant),

@@ -77,6 +77,15 @@ class Reply:
 
 
 @dataclass
+class TextReply:
+    """A body that is not JSON (e.g. the Prometheus exposition of GET /metrics)."""
+
+    text: str
+    content_type: str
+    status: int = 200
+
+
+@dataclass
 class ListReply:
     """A page of a list; shaped as a bare array or as the pagination envelope (conventions)."""
 
@@ -251,6 +260,13 @@ def _handle(blueprint: Blueprint, spec: RouteSpec, view: Callable[[Req], Any], p
             base_url=_base_url(headers),
         )
         result = view(req)
+        if isinstance(result, TextReply):
+            text_headers: dict[str, str | list[str]] = {
+                "Content-Type": result.content_type,
+                "X-Request-Id": request_id,
+                **limit_headers,
+            }
+            return Response(body=result.text, status_code=result.status, headers=text_headers)
         status, extra = spec.status, dict[str, str]()
         if isinstance(result, ListReply):
             body, extra = _list_response(result, req.base_url, request.path, dict(request.query_params or {}))

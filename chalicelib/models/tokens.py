@@ -6,7 +6,7 @@ from pydantic import Field
 
 from chalicelib.models.common import Out, Strict
 
-Scope = Literal["read", "write", "deploy", "admin", "read:sensitive"]
+Scope = Literal["read", "write", "deploy", "admin", "read:sensitive", "metrics"]
 
 
 class TokenCreate(Strict):

@@ -139,15 +139,21 @@ class Tx:
         must_exist: bool = True,
         if_version: int | None = None,
         on_fail: ApiError | None = None,
+        set_in: dict[tuple[str, str], Any] | None = None,
+        remove_in: list[tuple[str, str]] | None = None,
     ) -> None:
+        """`set_in`/`remove_in` address one key of a map attribute: {("deployments", "2"): {...}}."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         clauses = []
-        if set:
+        if set or set_in:
             parts = []
-            for i, (attr, value) in enumerate(set.items()):
+            for i, (attr, value) in enumerate((set or {}).items()):
                 names[f"#s{i}"], values[f":s{i}"] = attr, encode(value)
                 parts.append(f"#s{i} = :s{i}")
+            for i, ((attr, key), value) in enumerate((set_in or {}).items()):
+                names[f"#m{i}"], names[f"#k{i}"], values[f":m{i}"] = attr, key, encode(value)
+                parts.append(f"#m{i}.#k{i} = :m{i}")
             clauses.append("SET " + ", ".join(parts))
         if add:
             parts = []
@@ -155,10 +161,15 @@ class Tx:
                 names[f"#a{i}"], values[f":a{i}"] = attr, encode(value)
                 parts.append(f"#a{i} :a{i}")
             clauses.append("ADD " + ", ".join(parts))
-        if remove:
-            for i, attr in enumerate(remove):
+        if remove or remove_in:
+            paths = []
+            for i, attr in enumerate(remove or []):
                 names[f"#r{i}"] = attr
-            clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove))))
+                paths.append(f"#r{i}")
+            for i, (attr, key) in enumerate(remove_in or []):
+                names[f"#rm{i}"], names[f"#rk{i}"] = attr, key
+                paths.append(f"#rm{i}.#rk{i}")
+            clauses.append("REMOVE " + ", ".join(paths))
         op: dict[str, Any] = {
             "TableName": self._table,
             "Key": encode_item({"PK": pk, "SK": sk}),
@@ -418,6 +429,26 @@ class Store:
             if not last:
                 return total
             request["ExclusiveStartKey"] = last
+
+    def query_until(self, *, index: str, pk: str, sk_to: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Items of an index partition whose sort key is at most `sk_to`, in key order (due lists)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk AND #sk <= :to",
+            "ExpressionAttributeNames": {"#pk": f"{index}PK", "#sk": f"{index}SK"},
+            "ExpressionAttributeValues": {":pk": encode(pk), ":to": encode(sk_to)},
+        }
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            request["Limit"] = limit - len(found)
+            response = self.client.query(**request)
+            found.extend(decode_item(raw) for raw in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        return found
 
     # writes -----------------------------------------------------------------------------------
     def commit(self, tenant: str, build: Callable[[Tx], T]) -> T:

@@ -7,6 +7,8 @@ iterators keep pointing at the discarded table, so they miss every later change.
 each transaction cost O(table). DynamoDB evaluates every condition first and writes nothing unless
 all hold; `atomic_transact_write_items` does the same, so the stream only ever shows committed writes.
 
+Idle stream polls: see `idle_get_keeps_iterator`.
+
 Apply with `apply()` before the backend serves requests (the local stack's moto server and the unit
 tests' in-process moto both do)."""
 
@@ -84,11 +86,47 @@ def atomic_transact_write_items(self: Any, transact_items: list[dict[str, Any]])
             )
 
 
+def idle_get_keeps_iterator(self: Any, limit: int = 1000) -> dict[str, Any]:
+    """GetRecords without new records answers with the same iterator (DynamoDB's stays valid for
+    15 minutes). moto registers a fresh iterator on every call and never forgets one, so a pump
+    polling an idle stream several times a second would grow the server's memory without bound."""
+    items = self.stream_shard.get(self.sequence_number, limit)
+    if not items:
+        return {"NextShardIterator": self.arn, "Records": []}
+    return _original_iterator_get(self, limit)
+
+
+_original_iterator_get: Any = None
+
+
+def serialized_dynamodb_actions() -> None:
+    """moto's DynamoDB backend is not thread-safe: a Query iterating a table while another thread
+    inserts fails with "dictionary changed size during iteration". DynamoDB itself serves requests
+    concurrently; here one lock runs each action whole (the WebSocket emulator and the fan-out call
+    DynamoDB from many threads)."""
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    call_action = DynamoHandler.call_action
+
+    def locked(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+
+
 def apply() -> None:
-    global _applied
+    global _applied, _original_iterator_get
     if _applied:
         return
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodbstreams.models import ShardIterator
 
     DynamoDBBackend.transact_write_items = atomic_transact_write_items  # type: ignore[method-assign]
+    _original_iterator_get = ShardIterator.get
+    ShardIterator.get = idle_get_keeps_iterator  # type: ignore[method-assign]
+    serialized_dynamodb_actions()
     _applied = True

@@ -721,7 +721,7 @@ def run_in_thread(
     return GatewayHandle(gateway, loop, thread)
 
 
-def load_app(module_name: str, attribute: str = "app") -> Chalice:
+def load_app(module_name: str, attribute: str = "app", *, require_handlers: bool = True) -> Chalice:
     """The Chalice app object `attribute` of module `module_name`, or a ValueError saying why not."""
     try:
         module = importlib.import_module(module_name)
@@ -730,7 +730,7 @@ def load_app(module_name: str, attribute: str = "app") -> Chalice:
     app = getattr(module, attribute, None)
     if not isinstance(app, Chalice):
         raise ValueError(f"{module_name}.{attribute} is not a Chalice app")
-    if not app.websocket_handlers:
+    if require_handlers and not app.websocket_handlers:
         raise ValueError(f"{module_name}.{attribute} registers no WebSocket handlers")
     return app
 
@@ -764,9 +764,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--stage", default="api")
     parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds (default: 600)")
+    parser.add_argument(
+        "--allow-no-handlers",
+        action="store_true",
+        help="serve even when the app has no WebSocket handlers yet (the local stack does)",
+    )
     args = parser.parse_args(argv)
     try:
-        app = load_app(args.app_module, args.app_attr)
+        app = load_app(args.app_module, args.app_attr, require_handlers=not args.allow_no_handlers)
         settings = GatewaySettings(stage=args.stage, idle_timeout=args.idle_timeout)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError too
         parser.error(str(exc))
