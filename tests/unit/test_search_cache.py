@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from workers.scan.scanner import scan
 
 
 @pytest.fixture
-def s3(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def s3(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     from chalicelib import aws as aws_clients
     from chalicelib.config import get_settings, reset_settings
 
@@ -67,13 +68,13 @@ def test_a_stale_reference_gets_a_304_and_keeps_the_newer_file(
     cache._open.clear()
     seen: list[Any] = []
     real = storage.download
-    monkeypatch.setattr(
-        storage,
-        "download",
-        lambda key, dest, if_none_match=None: (
-            seen.append(r := real(key, dest, if_none_match=if_none_match)) or r
-        ),
-    )
+
+    def recording(key: str, destination: str, *, if_none_match: str | None = None) -> str | None:
+        result = real(key, destination, if_none_match=if_none_match)
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(storage, "download", recording)
     # A reader with an older project item (old ETag) asks; S3 still holds `new`, which we have: 304.
     assert old["etag"] != new["etag"]
     assert cache.connection(old) is not None and seen == [None]
