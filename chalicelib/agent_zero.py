@@ -83,6 +83,10 @@ def _write(
 def request_start(
     tenant: str, request: AgentZeroStart, actor: str, *, token_id: int | None = None
 ) -> AgentZeroStatus:
+    if request.host is not None:
+        from chalicelib import hosts
+
+        hosts.get_item(tenant, request.host)  # nobody would carry out a start for an unknown host
     current = get_state(tenant)
     if current is not None and current["state"] in ACTIVE_STATES:
         raise Conflict(f"Agent Zero is already {current['state']}; stop it first", code="AGENT_ZERO_ACTIVE")
