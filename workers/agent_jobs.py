@@ -298,7 +298,7 @@ def shell(run: TaskRun) -> dict[str, Any]:
     started = time.perf_counter()
     container = client.containers.create(
         image,
-        spec.argv(),
+        entrypoint=spec.argv(),  # the task's command whatever the image's own ENTRYPOINT
         network_mode="none",
         read_only=True,
         volumes=volumes,

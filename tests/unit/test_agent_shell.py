@@ -1,8 +1,8 @@
 """`shell` tasks in a real Docker container: no network, only the project (read-only), limits.
 
-The image is built here FROM scratch with Debian's static busybox (no registry is reachable). A
-shared helper (tests/support/busybox_image.py) is on its way from the Docker branch; until it
-lands on main this module keeps its own small builder."""
+The image is built here FROM scratch with Debian's static busybox (no registry is reachable), with
+its applets installed so `/bin/sh` exists. The shared tests/support/busybox_image.py builds an
+httpd image without them (for deployments), hence this module's own small builder."""
 
 from __future__ import annotations
 
@@ -77,12 +77,13 @@ def test_shell_runs_in_a_sealed_container(
         shell_task("wget -q -T 2 -O- http://1.1.1.1/ || echo unreachable"),
         shell_task("sleep 30", timeout_seconds=1),
         shell_task("id -u"),
+        {"agent_type": "shell", "description": "argv", "input_data": {"command": ["echo", "a b", "$HOME"]}},
     ]
     for task in tasks:
         assert alice.post("/api/v1/agent/task", task).status_code == 201
     run_jobs()
     results = [body(alice.get(f"/api/v1/agent/tasks/{n}")) for n in range(1, len(tasks) + 1)]
-    reading, writing, listing, interfaces, network, slow, user = results
+    reading, writing, listing, interfaces, network, slow, user, argv = results
 
     assert reading["status"] == "completed"
     assert reading["output"]["stdout"] == "/project\nhello from the project\n"
@@ -93,6 +94,7 @@ def test_shell_runs_in_a_sealed_container(
     assert network["output"]["stdout"].strip().endswith("unreachable")
     assert slow["status"] == "failed" and slow["error"] == "The command did not finish within 1 s"
     assert user["output"]["stdout"].strip() == "65534"
+    assert argv["output"]["stdout"] == "a b $HOME\n"  # argv form: no shell expansion
 
 
 def test_no_container_is_left_behind(alice: Caller, run_jobs: Callable[[], None]) -> None:
