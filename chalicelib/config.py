@@ -49,6 +49,19 @@ class Settings:
     allow_private_webhook_targets: bool = field(
         default_factory=lambda: _env_bool("BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS")
     )
+    # WebSocket: messages one connection may send per second before it is closed (conventions: 10).
+    websocket_messages_per_second: int = field(
+        default_factory=lambda: _env_int("BORGOS_WEBSOCKET_MESSAGES_PER_SECOND", 10)
+    )
+    # Threads the stream handler posts WebSocket frames with (fan-out to many connections).
+    fanout_workers: int = field(default_factory=lambda: _env_int("BORGOS_FANOUT_WORKERS", 32))
+    # Scheduled tasks: run history kept per task (newest N, and finished runs younger than D days).
+    scheduler_history_keep: int = field(
+        default_factory=lambda: _env_int("BORGOS_SCHEDULER_HISTORY_KEEP", 100)
+    )
+    scheduler_history_days: int = field(default_factory=lambda: _env_int("BORGOS_SCHEDULER_HISTORY_DAYS", 30))
+    # Tests only: a file holding the RFC 3339 instant the scheduler tick takes as "now".
+    scheduler_clock_file: str = field(default_factory=lambda: _env("BORGOS_SCHEDULER_CLOCK_FILE"))
     audit_retention_days: int = field(default_factory=lambda: _env_int("BORGOS_AUDIT_RETENTION_DAYS", 90))
     # Agent tasks: the image `shell` tasks run in (never the host itself), and its default limits.
     shell_image: str = field(default_factory=lambda: _env("BORGOS_SHELL_IMAGE", "busybox:stable"))
