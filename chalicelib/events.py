@@ -38,6 +38,7 @@ def task_run(tx: Tx, run: dict[str, Any]) -> None:
     """A scheduled task's run was queued, started or finished (`data.status` says which)."""
     tx.emit(type="task_run", channel="tasks", name=f"task_run.{run['status']}", data=run)
 
+
 def task_status(tx: Tx, task: dict[str, Any]) -> None:
     """An agent task changed status (`task.pending`, `task.running`, `task.completed`, ...)."""
     tx.emit(type="task_status", channel="tasks", name=f"task.{task['status']}", data=task)
