@@ -132,3 +132,11 @@ def test_without_a_token_there_is_no_session(mcp_url: str, client: Client) -> No
         headers={"Accept": "application/json, text/event-stream"},
     )
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED"
+
+
+def test_get_offers_no_stream_in_a_stateless_server(mcp_url: str) -> None:
+    import httpx
+
+    token = issue("alice", ["read"])
+    response = httpx.get(mcp_url, headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"})
+    assert response.status_code == 405 and response.headers["x-request-id"].startswith("req_")
