@@ -106,3 +106,12 @@ def redis_queue(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     jobs.redis_connection.cache_clear()
     yield redis_url
     jobs.redis_connection.cache_clear()
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With `--dist loadgroup`, all integration tests share one worker (and one local stack)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.support.xdist_groups import StackGroupScheduling
+
+    return StackGroupScheduling(config, log)
