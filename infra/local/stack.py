@@ -78,7 +78,10 @@ def local_worker(config: StackConfig) -> tuple[list[str], Callable[[Service], bo
         "--with-scheduler",
         "--url",
         config.redis_url,
+        "agents-high",  # agent tasks by priority (chalicelib/agent_tasks.py QUEUES)
         "default",
+        "agents",
+        "agents-low",
         f"host.{LOCAL_HOST_NAME}",
     ], _rq_worker_registered
 
