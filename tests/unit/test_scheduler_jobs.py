@@ -249,7 +249,7 @@ def test_a_trigger_webhook_runs_its_action_once_per_run(clock: Any, receiver: Re
     task_id = make({"type": "webhook", "webhook_id": webhook_id})
     key = due_run(clock, task_id)
     run = execute(clock, task_id, key)
-    assert run is not None and run["status"] == "completed", run.get("error")
+    assert run is not None and run["status"] == "completed", (run or {}).get("error")
     assert (run["output"]["action"], run["output"]["project_id"]) == ("scan", project_id)
     assert any(job["function"] == "workers.scan_jobs.scan_project" for job in jobs("alice"))
     assert receiver.received == []
