@@ -107,8 +107,8 @@ def test_no_container_is_left_behind(alice: Caller, run_jobs: Callable[[], None]
 
     # A tenant of its own: tests on other xdist workers run alice's shell tasks on the same engine.
     tenant = f"shell-{uuid.uuid4().hex[:8]}"
-    caller = Caller(alice.client, issue(tenant, ["read", "write"]))
-    caller.post("/api/v1/agent/task", shell_task("exit 3"))
+    caller = Caller(alice.client, issue(tenant, ["read", "write", "deploy"]))
+    assert caller.post("/api/v1/agent/task", shell_task("exit 3")).status_code == 201
     run_jobs()
     task = body(caller.get("/api/v1/agent/tasks/1"))
     assert task["status"] == "failed" and task["error"] == "The command exited with code 3"
