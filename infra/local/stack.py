@@ -201,7 +201,7 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
 # -- processes ----------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: get SIGTERM should the supervisor die without stopping us."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -254,7 +254,7 @@ class Supervisor:
             stdout=service.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: Ctrl-C reaches the supervisor only
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         service.started_at = time.monotonic()
         logger.info("service started", service=service.name, pid=service.process.pid)
