@@ -7,20 +7,36 @@ import json
 import os
 from collections.abc import Callable
 
-from chalice import Chalice, Response
-from chalice.app import DynamoDBEvent, Request
+from chalice import Chalice, Rate, Response
+from chalice.app import DynamoDBEvent, Request, WebsocketEvent
 
-from chalicelib.api import deployments, docs, errors, projects, scans, search, system, tokens
-from chalicelib.api import hosts as hosts_api
+from chalicelib.api import (
+    agents,
+    deployments,
+    docs,
+    errors,
+    hosts,
+    mcp,
+    projects,
+    scans,
+    scheduler,
+    search,
+    system,
+    tokens,
+    webhooks,
+)
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
 app = Chalice(app_name="borgos")
 app.log.disabled = True  # Powertools Logger writes the structured logs
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 
-for module in (system, projects, errors, tokens, deployments, scans, search):
+API_MODULES = (
+    system, projects, errors, tokens, hosts, deployments, scans, search, webhooks, scheduler, agents, mcp,
+)  # fmt: skip
+for module in API_MODULES:
     app.register_blueprint(module.api.blueprint)
-app.register_blueprint(hosts_api.api.blueprint)
 app.register_blueprint(docs.blueprint)
 
 
@@ -60,3 +76,33 @@ def on_table_change(event: DynamoDBEvent) -> None:
     from chalicelib import stream
 
     stream.handle_records(event.to_dict()["Records"])
+
+
+# WebSocket API (/ws): handler bodies in chalicelib/realtime/handlers.py.
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict:
+    from chalicelib.realtime import handlers
+
+    return handlers.connect(event.to_dict())
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> None:
+    from chalicelib.realtime import handlers
+
+    handlers.message(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> None:
+    from chalicelib.realtime import handlers
+
+    handlers.disconnect(event.to_dict())
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def scheduler_tick(event: object) -> None:
+    """Queue every due run of the user's scheduled tasks (chalicelib/scheduler_tick.py)."""
+    from chalicelib import scheduler_tick as ticker
+
+    ticker.tick()

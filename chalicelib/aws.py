@@ -31,6 +31,26 @@ def client(service: str) -> Any:
 
 
 @cache
+def management_api(endpoint_url: str) -> Any:
+    """An API Gateway `@connections` client for one WebSocket API endpoint (`https://{domain}/{stage}`,
+    or the local gateway's management URL). Cached per endpoint: fan-out posts through it from threads."""
+    from botocore.config import Config
+
+    factory: Any = _session().create_client
+    return factory(
+        "apigatewaymanagementapi",
+        region_name=get_settings().region,
+        endpoint_url=endpoint_url,
+        config=Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=3,
+            read_timeout=10,
+            max_pool_connections=get_settings().fanout_workers,
+        ),
+    )
+
+
+@cache
 def _session() -> Any:
     import botocore.session
 
@@ -40,4 +60,5 @@ def _session() -> Any:
 def reset_clients() -> None:
     """Forget clients and the session (tests and tools that swap endpoints or mocks)."""
     client.cache_clear()
+    management_api.cache_clear()
     _session.cache_clear()

@@ -49,6 +49,26 @@ class Settings:
     allow_private_webhook_targets: bool = field(
         default_factory=lambda: _env_bool("BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS")
     )
+    # WebSocket: messages one connection may send per second before it is closed (conventions: 10).
+    websocket_messages_per_second: int = field(
+        default_factory=lambda: _env_int("BORGOS_WEBSOCKET_MESSAGES_PER_SECOND", 10)
+    )
+    # Threads the stream handler posts WebSocket frames with (fan-out to many connections).
+    fanout_workers: int = field(default_factory=lambda: _env_int("BORGOS_FANOUT_WORKERS", 32))
+    # Scheduled tasks: run history kept per task (newest N, and finished runs younger than D days).
+    scheduler_history_keep: int = field(
+        default_factory=lambda: _env_int("BORGOS_SCHEDULER_HISTORY_KEEP", 100)
+    )
+    scheduler_history_days: int = field(default_factory=lambda: _env_int("BORGOS_SCHEDULER_HISTORY_DAYS", 30))
+    # Tests only: a file holding the RFC 3339 instant the scheduler tick takes as "now".
+    scheduler_clock_file: str = field(default_factory=lambda: _env("BORGOS_SCHEDULER_CLOCK_FILE"))
+    audit_retention_days: int = field(default_factory=lambda: _env_int("BORGOS_AUDIT_RETENTION_DAYS", 90))
+    # Agent tasks: the image `shell` tasks run in (never the host itself), and its default limits.
+    shell_image: str = field(default_factory=lambda: _env("BORGOS_SHELL_IMAGE", "busybox:stable"))
+    # How long a worker waits for a starting Agent Zero to answer GET /health.
+    agent_zero_start_wait_s: int = field(
+        default_factory=lambda: _env_int("BORGOS_AGENT_ZERO_START_WAIT_S", 120)
+    )
     # Directories under which project paths may live (os.pathsep separated); empty = any absolute path.
     project_roots: tuple[str, ...] = field(
         default_factory=lambda: tuple(p for p in _env("BORGOS_PROJECT_ROOTS").split(os.pathsep) if p)
@@ -64,6 +84,9 @@ class Settings:
     )
     search_cache_dir: str = field(
         default_factory=lambda: _env("BORGOS_SEARCH_CACHE_DIR", "/tmp/borgos-search")
+    )
+    search_cache_max_bytes: int = field(
+        default_factory=lambda: _env_int("BORGOS_SEARCH_CACHE_MAX_BYTES", 384 * 1024 * 1024)
     )
 
 

@@ -32,3 +32,27 @@ def host_status(tx: Tx, host: dict[str, Any]) -> None:
 def scan_event(tx: Tx, action: str, data: dict[str, Any]) -> None:
     """scan_completed / scan_failed, on the projects channel (webhook names project.scan_completed, ...)."""
     tx.emit(type=f"scan_{action}", channel="projects", name=f"project.scan_{action}", data=data)
+
+
+def task_run(tx: Tx, run: dict[str, Any]) -> None:
+    """A scheduled task's run was queued, started or finished (`data.status` says which)."""
+    tx.emit(type="task_run", channel="tasks", name=f"task_run.{run['status']}", data=run)
+
+
+def task_status(tx: Tx, task: dict[str, Any]) -> None:
+    """An agent task changed status (`task.pending`, `task.running`, `task.completed`, ...)."""
+    tx.emit(type="task_status", channel="tasks", name=f"task.{task['status']}", data=task)
+
+
+def agent_alert(tx: Tx, alert: dict[str, Any]) -> None:
+    """An agent raised an alert (a log monitor crossed its threshold); webhooks hear `agent.alert`."""
+    tx.emit(type="agent_alert", channel="tasks", name="agent.alert", data=alert)
+
+
+def budget_alert(tx: Tx, alert: dict[str, Any]) -> None:
+    """LLM spend crossed a budget threshold; webhooks hear `budget.alert`."""
+    tx.emit(type="budget_alert", channel="tasks", name="budget.alert", data=alert)
+
+
+def agent_zero_status(tx: Tx, state: dict[str, Any]) -> None:
+    tx.emit(type="agent_zero_status", channel="tasks", name=f"agent_zero.{state['state']}", data=state)

@@ -75,8 +75,24 @@ def enqueue_job_requests(records: Iterable[dict[str, Any]]) -> int:
     return sum(jobs.enqueue(request) for request in new_items(records, "job"))
 
 
+def fan_out_events(records: Iterable[dict[str, Any]]) -> None:
+    """New events go to subscribed WebSocket connections and to matching webhooks. Both are
+    idempotent (cursor claims per connection, deterministic job ids), so a retried batch repeats nothing."""
+    events = new_items(records, "event")
+    if not events:
+        return
+    from chalicelib.realtime import fanout
+    from chalicelib.webhooks import service
+
+    try:
+        fanout.fan_out(events)
+    finally:
+        service.enqueue_deliveries(events)
+
+
 def handle_records(records: list[dict[str, Any]]) -> None:
     """The stream handler's body. Every step is idempotent; raise to have the batch retried (a
     Redis outage, say), so nothing a committed change asked for is lost."""
     enqueue_job_requests(records)
+    fan_out_events(records)
     account_expired_errors(records)

@@ -130,25 +130,34 @@ def _remove_strays(tenant: str, item: dict[str, Any], keep: str | None) -> None:
 
 
 def _save_logs(
-    tenant: str, deployment_id: int, revision: int | None, build_log: str, container_log: str
+    tenant: str,
+    deployment_id: int,
+    revision: int | None,
+    build_log: str,
+    container_log: str,
+    environment: dict[str, str] | None = None,
 ) -> None:
     with contextlib.suppress(NotFound):
-        deployments.save_logs(tenant, deployment_id, revision, build_log, container_log)
+        deployments.save_logs(tenant, deployment_id, revision, build_log, container_log, environment)
 
 
 # run_deployment -----------------------------------------------------------------------------------
 def run_deployment(tenant: str, deployment_id: int, revision: int) -> str:
     """Roll out one revision: lock, build or take the image, start it next to the serving container,
     health-check it, then record the outcome and prune old images. Returns what happened."""
-    rev = _revision(tenant, deployment_id, revision)
-    if rev is None or rev["status"] != "pending":
-        return f"revision {revision} already handled"
     with _locked(tenant, deployment_id):
         return _run_locked(tenant, deployment_id, revision)
 
 
+def _not_cancelled(item: dict[str, Any]) -> bool:
+    """A report's guard: the user's cancel (seen on the item the report builds on) stops the rollout."""
+    if item.get("cancel_requested"):
+        raise Cancelled()
+    return True
+
+
 def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
-    item, rev = _item(tenant, deployment_id), _revision(tenant, deployment_id, revision)
+    item, rev = deployments.get_with_revision(tenant, deployment_id, revision)
     if item is None or rev is None or rev["status"] != "pending":
         return f"revision {revision} already handled"
     if item["revision"] != revision:
@@ -162,45 +171,39 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
     if item.get("cancel_requested") or item.get("desired") != "running":
         return _settle_cancelled(tenant, item, revision)
 
-    build_log: list[str] = []
+    build_log = ""
     try:
-        deployments.report(
+        current = deployments.report(
             tenant,
             deployment_id,
             status="building",
             reason="preparing the image",
             revision=revision,
             revision_changes={"status": "building"},
-            only_if=lambda i: i["revision"] == revision and i["status"] == "pending",
+            only_if=_not_cancelled,
+            item=item,
         )
         try:
             image = _prepare_image(tenant, item, rev)
         except (docker_images.ImageError, NotFound) as exc:
-            build_log.append(getattr(exc, "log", "") or "")
-            return _fail(
-                tenant, item, revision, str(getattr(exc, "reason", None) or exc), "\n".join(build_log), ""
-            )
-        build_log.append(image.log)
-        deployments.report(
-            tenant, deployment_id, revision=revision, revision_changes={"image_id": image.image_id}
-        )
-        _check_cancel(tenant, deployment_id)
+            reason = str(getattr(exc, "reason", None) or exc)
+            return _fail(tenant, item, revision, reason, getattr(exc, "log", "") or reason, "")
+        build_log = image.log
         spec = _spec(tenant, item, revision, rev["config"], image.tag)
 
         def on_phase(phase: str, detail: str) -> None:
+            nonlocal current
             if phase == "starting":
-                _check_cancel(tenant, deployment_id)
-                deployments.report(
+                current = deployments.report(
                     tenant,
                     deployment_id,
                     status="starting",
                     reason=detail,
                     revision=revision,
-                    revision_changes={"status": "starting"},
-                    only_if=lambda i: i["status"] == "building",
+                    revision_changes={"status": "starting", "image_id": image.image_id},
+                    only_if=_not_cancelled,
+                    item=current,
                 )
-            elif phase == "health_check":
-                _check_cancel(tenant, deployment_id)
 
         result = docker_deploy.rollout(
             spec,
@@ -211,9 +214,16 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
     except Cancelled:
         _remove_strays(tenant, item, keep=_serving_container(item))
         return _settle_cancelled(tenant, deployments.get_item(tenant, deployment_id), revision)
-    _save_logs(tenant, deployment_id, revision, "\n".join(build_log), result.logs)
     if not result.healthy:
+        _save_logs(tenant, deployment_id, revision, build_log, result.logs, item["environment"])
+        latest = deployments.get_item(tenant, deployment_id)
+        if latest.get("cancel_requested"):  # the cancel job removed our new container
+            return _settle_cancelled(tenant, latest, revision)
         return _fail(tenant, item, revision, result.reason, None, None)
+    previous = item.get("serving_revision")
+    superseded = {}
+    if previous and previous != revision:
+        superseded[int(previous)] = _finish_revision("superseded", f"replaced by revision {revision}")
     deployments.report(
         tenant,
         deployment_id,
@@ -221,6 +231,7 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         reason=f"revision {revision} healthy: {result.reason}",
         changes={
             "job": None,
+            "cancel_requested": False,
             "container_id": result.container_id,
             "image_id": result.image_id,
             "serving_revision": revision,
@@ -228,23 +239,16 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
             "restart_attempts": 0,
         },
         revision=revision,
-        revision_changes=_finish_revision("running", result.reason, container_id=result.container_id),
+        revision_changes=_finish_revision(
+            "running", result.reason, container_id=result.container_id, image_id=result.image_id
+        ),
+        more_revisions=superseded,
+        item=current,
+        logs=(build_log, result.logs),
     )
-    previous = item.get("serving_revision")
-    if previous and previous != revision:
-        deployments.report(
-            tenant,
-            deployment_id,
-            revision=previous,
-            revision_changes=_finish_revision("superseded", f"replaced by revision {revision}"),
-        )
-    _prune(tenant, deployment_id, protect={result.image_id})
+    if revision > PRUNE_KEEP:  # revisions 1..PRUNE_KEEP cannot have more images than are kept
+        _prune(tenant, deployment_id, protect={result.image_id})
     return f"revision {revision} running"
-
-
-def _check_cancel(tenant: str, deployment_id: int) -> None:
-    if deployments.get_item(tenant, deployment_id).get("cancel_requested"):
-        raise Cancelled()
 
 
 def _fail(
@@ -326,6 +330,8 @@ def control(tenant: str, deployment_id: int, action: str) -> str:
     handlers = {"stop": _stop, "restart": _restart, "cancel": _cancel, "delete": _delete}
     if action not in handlers:
         raise ValueError(f"unknown action {action!r}")
+    if action == "cancel":
+        _interrupt_rollout(tenant, deployment_id)
     with _locked(tenant, deployment_id, wait=get_settings().deploy_health_timeout + LOCK_WAIT_SECONDS):
         item = _item(tenant, deployment_id)
         if item is None:
@@ -335,6 +341,18 @@ def control(tenant: str, deployment_id: int, action: str) -> str:
         if job_id is not None and expected != job_id:
             return f"{action} of deployment {deployment_id} already done"  # a retried job
         return handlers[action](tenant, item)
+
+
+def _interrupt_rollout(tenant: str, deployment_id: int) -> None:
+    """The one step taken without the lock: remove the container a rollout is health-checking, so the
+    rollout ends at once (its health wait sees the container gone) instead of at its timeout. The
+    serving container is never touched; the rollout then settles as cancelled."""
+    item = _item(tenant, deployment_id)
+    if item is None or not item.get("cancel_requested") or item["status"] not in deployments.IN_FLIGHT:
+        return
+    for container in docker_deploy.managed_containers(tenant=tenant, deployment_id=deployment_id):
+        if container.revision == item["revision"] and container.id != item.get("container_id"):
+            docker_deploy.remove(container.id)
 
 
 def _stop(tenant: str, item: dict[str, Any]) -> str:
@@ -519,6 +537,7 @@ def _reconcile_one(tenant: str, item: dict[str, Any], connection: Any) -> str | 
         return None
     state = docker_deploy.state(item["container_id"]) if item.get("container_id") else "missing"
     if state == "running":
+        deployments.refresh_container_log(tenant, item, docker_deploy.logs(item["container_id"]))
         if item["status"] == "failed":
             deployments.report(tenant, item["id"], status="running", reason="container running again")
             return "restarted"

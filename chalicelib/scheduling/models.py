@@ -23,6 +23,9 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.scheduling.cron import load_zone, validate_cron
 from chalicelib.scheduling.errors import ScheduleFieldError
+from chalicelib.webhooks.errors import WebhookError
+from chalicelib.webhooks.signing import generate_secret, normalize_secret
+from chalicelib.webhooks.targets import parse_target
 
 NAME_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 DEFAULT_TZ = "UTC"
@@ -32,6 +35,21 @@ class _Strict(BaseModel):
     """Request models refuse unknown fields: a typo must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+def _webhook_url(value: str) -> str:
+    try:
+        parse_target(value)  # syntax only: the target is resolved and checked at call time
+    except WebhookError as exc:
+        raise PydanticCustomError("webhook_url", "{problem}", {"problem": str(exc)}) from None
+    return value
+
+
+def _webhook_secret(value: str) -> str:
+    try:
+        return normalize_secret(value)
+    except (WebhookError, ValueError) as exc:
+        raise PydanticCustomError("webhook_secret", "{problem}", {"problem": str(exc)}) from None
 
 
 # --- actions -------------------------------------------------------------------------------------
@@ -60,8 +78,40 @@ class AgentTaskAction(_Strict):
 
 
 class WebhookAction(_Strict):
+    """Call a configured outbound webhook (`webhook_id`) or a URL (`url`, signed with `secret`;
+    a secret is generated when none is given). `payload` goes into the body's `data.payload`."""
+
     type: Literal["webhook"]
-    webhook_id: int = Field(ge=1)
+    webhook_id: int | None = Field(default=None, ge=1)
+    url: str | None = Field(default=None, max_length=2048)
+    secret: str | None = Field(default=None, min_length=1, max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _one_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("webhook_id") is not None:
+            raise PydanticCustomError("webhook_target", "give webhook_id or url, not both")
+        return _webhook_url(value)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        return None if value is None else _webhook_secret(value)
+
+    @model_validator(mode="after")
+    def _target_given(self) -> WebhookAction:
+        if self.webhook_id is None and self.url is None:
+            raise PydanticCustomError("webhook_target", "give webhook_id or url")
+        if self.url is None and self.secret is not None:
+            raise PydanticCustomError(
+                "webhook_target", "secret goes with url, a configured webhook has its own"
+            )
+        if self.url is not None and self.secret is None:
+            self.secret = generate_secret()
+        return self
 
 
 Action = Annotated[
@@ -212,3 +262,21 @@ class RunRecord(BaseModel):
     next_retry_at: datetime | None = None
     output: Any = None
     error: str | None = None
+
+
+class SchedulerTask(BaseModel):
+    """A task as the API shows it. A URL webhook's secret is shown whole only when it is created."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    id: int
+    name: str
+    cron: str
+    tz: str
+    action: dict[str, Any]
+    enabled: bool
+    retry: RetryPolicy
+    catch_up: CatchUpPolicy
+    next_run_at: datetime | None = Field(description="The next scheduled instant (UTC), None while disabled")
+    created_at: str
+    updated_at: str

@@ -430,6 +430,26 @@ class Store:
                 return total
             request["ExclusiveStartKey"] = last
 
+    def query_until(self, *, index: str, pk: str, sk_to: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Items of an index partition whose sort key is at most `sk_to`, in key order (due lists)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk AND #sk <= :to",
+            "ExpressionAttributeNames": {"#pk": f"{index}PK", "#sk": f"{index}SK"},
+            "ExpressionAttributeValues": {":pk": encode(pk), ":to": encode(sk_to)},
+        }
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            request["Limit"] = limit - len(found)
+            response = self.client.query(**request)
+            found.extend(decode_item(raw) for raw in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        return found
+
     # writes -----------------------------------------------------------------------------------
     def commit(self, tenant: str, build: Callable[[Tx], T]) -> T:
         """Build the change on the tenant's last known meta and commit it in one transaction."""

@@ -1,3 +1,4 @@
-"""Store-agnostic core of BorgOS webhooks (Standard Webhooks): signing, event matching, target checks,
-retry policy, GitHub inbound hooks and the models at the API edge. Stdlib and pydantic only, so the
-Lambda can import it; the HTTP delivery itself lives in workers.webhook_delivery."""
+"""BorgOS webhooks (Standard Webhooks). The core (signing, matching, targets, retry, github, inbound,
+models) is stdlib and pydantic only; `service` (outbound webhooks as stored objects, the deliveries
+the stream enqueues) and `incoming` (GitHub hooks, triggers, replay guard) use the store. The HTTP
+delivery itself lives in workers.webhook_delivery and runs on RQ workers (workers.webhook_jobs)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -35,6 +35,16 @@ def _url(value: str) -> str:
     return value
 
 
+class HookAction(BaseModel):
+    """What `POST /webhooks/{id}/trigger` does: rescan a project, or redeploy its running deployments
+    (rescan first, as a GitHub push does)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["scan", "redeploy"]
+    project_id: int = Field(gt=0, lt=10**12)
+
+
 class WebhookCreate(BaseModel):
     """POST /webhooks body. A missing (or null) secret is generated; a plain secret becomes `whsec_`."""
 
@@ -45,6 +55,7 @@ class WebhookCreate(BaseModel):
     secret: str = Field(default_factory=signing.generate_secret)
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
     enabled: bool = True
+    action: HookAction | None = None
 
     @field_validator("url")
     @classmethod
@@ -77,6 +88,7 @@ class WebhookUpdate(BaseModel):
     secret: str | None = None
     description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
     enabled: bool | None = None
+    action: HookAction | None = None
 
     @field_validator("url")
     @classmethod
@@ -97,7 +109,7 @@ class WebhookUpdate(BaseModel):
     def _check_fields(self) -> WebhookUpdate:
         if not self.model_fields_set:
             raise ValueError("an update must change at least one field")
-        nullable = {"description"}
+        nullable = {"description", "action"}
         nulls = sorted(name for name in self.model_fields_set - nullable if getattr(self, name) is None)
         if nulls:
             raise ValueError(f"{', '.join(nulls)} may not be null")
@@ -105,7 +117,7 @@ class WebhookUpdate(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         """The fields to write, exactly as sent."""
-        return self.model_dump(exclude_unset=True)
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 class WebhookEndpoint(BaseModel):

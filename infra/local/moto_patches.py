@@ -99,6 +99,25 @@ def idle_get_keeps_iterator(self: Any, limit: int = 1000) -> dict[str, Any]:
 _original_iterator_get: Any = None
 
 
+def serialized_dynamodb_actions() -> None:
+    """moto's DynamoDB backend is not thread-safe: a Query iterating a table while another thread
+    inserts fails with "dictionary changed size during iteration". DynamoDB itself serves requests
+    concurrently; here one lock runs each action whole (the WebSocket emulator and the fan-out call
+    DynamoDB from many threads)."""
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    call_action = DynamoHandler.call_action
+
+    def locked(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+
+
 def apply() -> None:
     global _applied, _original_iterator_get
     if _applied:
@@ -109,4 +128,5 @@ def apply() -> None:
     DynamoDBBackend.transact_write_items = atomic_transact_write_items  # type: ignore[method-assign]
     _original_iterator_get = ShardIterator.get
     ShardIterator.get = idle_get_keeps_iterator  # type: ignore[method-assign]
+    serialized_dynamodb_actions()
     _applied = True

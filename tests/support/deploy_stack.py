@@ -119,6 +119,7 @@ class DeployStack:
     host: str
     env: dict[str, str]
     worker: Worker
+    helper: Worker  # a second worker on the same queue (a host runs several): cancel runs beside a rollout
     extra: dict[str, Any] = field(default_factory=dict)
 
     def _headers(self) -> dict[str, str]:
@@ -154,7 +155,9 @@ class DeployStack:
             time.sleep(0.1)
 
     def worker_log(self) -> str:
-        return self.worker.log.read_text(errors="replace")[-4000:] if self.worker.log.exists() else ""
+        return "\n".join(
+            w.log.read_text(errors="replace")[-3000:] for w in (self.worker, self.helper) if w.log.exists()
+        )
 
 
 @contextmanager
@@ -189,7 +192,9 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     _reset()
-    worker = Worker([f"host.{host}"], {**os.environ, **env, "PYTHONPATH": str(ROOT)}, workdir / "worker.log")
+    worker_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    worker = Worker([f"host.{host}"], worker_env, workdir / "worker.log")
+    helper = Worker([f"host.{host}"], worker_env, workdir / "helper.log")
     pump = None
     try:
         import redis
@@ -203,6 +208,7 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
         create_table(aws.client("dynamodb"), TABLE)
         pump = StreamPump()
         worker.start()
+        helper.start()
         hosts.register_host(
             tenant, HostRegistration(name=host, address="127.0.0.1", cpu_count=1, memory_bytes=2**30)
         )
@@ -210,10 +216,11 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
         from app import app
 
         with Client(app) as client:
-            yield DeployStack(client, token, tenant, host, env, worker)
+            yield DeployStack(client, token, tenant, host, env, worker, helper)
         jobs.redis_connection.cache_clear()
     finally:
         worker.stop()
+        helper.stop()
         if pump is not None:
             pump.stop()
         server.stop()

@@ -36,6 +36,12 @@ class Caller:
         payload = raw if raw is not None else ("" if body is None else json.dumps(body))
         return self.client.http.post(path, body=payload.encode(), headers=self._headers(headers))
 
+    def put(self, path: str, body: Any = None, raw: str | None = None) -> Any:
+        import json
+
+        payload = raw if raw is not None else json.dumps(body)
+        return self.client.http.put(path, body=payload.encode(), headers=self._headers(None))
+
     def patch(self, path: str, body: Any = None, raw: str | None = None) -> Any:
         import json
 

@@ -1,0 +1,142 @@
+"""`/mcp` through the Chalice route over real HTTP, with the official MCP client (Streamable HTTP).
+
+A small threaded HTTP server hands each request to the Chalice app (chalice's local gateway, as
+`chalice local` does), so authentication, the route and the SDK run exactly as deployed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+import anyio
+import httpx2
+import pytest
+from chalice.test import Client
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CallToolResult, TextContent
+
+from tests.unit.conftest import issue
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def mcp_url(client: Client) -> Iterator[str]:
+    lock = threading.Lock()
+
+    class Route(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            with lock:  # one request at a time through the in-process gateway
+                response = client.http.request(
+                    self.command, self.path, headers=dict(self.headers.items()), body=raw
+                )
+            self.send_response(response.status_code)
+            for name, value in response.headers.items():
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Route)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/mcp"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def with_session(url: str, token: str, work: Callable[[ClientSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=15) as http,
+            streamable_http_client(url, http_client=http) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await work(session)
+
+    return anyio.run(run)
+
+
+def payload(result: CallToolResult) -> Any:
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return json.loads(block.text)
+
+
+def test_the_client_lists_tools_and_calls_them_as_the_token_s_tenant(mcp_url: str) -> None:
+    from chalicelib.models.projects import ProjectCreate
+    from chalicelib.projects import create_project
+    from tests.unit.test_deployments_api import register_host
+
+    create_project("alice", ProjectCreate(name="MyWebApp", path="/projects/mywebapp"))
+    create_project("bob", ProjectCreate(name="BobsApp", path="/projects/bob"))
+    register_host("alice", "local")
+    token = issue("alice", ["read", "write", "deploy"])
+
+    async def work(session: ClientSession) -> tuple[Any, CallToolResult, CallToolResult, CallToolResult]:
+        tools = await session.list_tools()
+        listed = await session.call_tool("list_projects", {})
+        deployed = await session.call_tool("deploy_project", {"project_id": 1, "port": 8090})
+        created = await session.call_tool(
+            "create_agent_task",
+            {"agent_type": "http-check", "description": "up?", "input_data": {"url": "https://example.com"}},
+        )
+        return tools, listed, deployed, created
+
+    tools, listed, deployed, created = with_session(mcp_url, token, work)
+    by_name = {tool.name: tool for tool in tools.tools}
+    assert {"list_projects", "deploy_project", "create_agent_task", "search_code"} <= set(by_name)
+    assert by_name["deploy_project"].input_schema["required"] == ["project_id", "port"]
+    assert not listed.is_error
+    assert [p["name"] for p in payload(listed)] == ["MyWebApp"]
+    assert not deployed.is_error, payload(deployed)
+    assert payload(deployed) == {"message": "Deployment created on port 8090", "id": 1}
+    assert payload(created) == {"message": "Task created and queued", "task_id": 1}
+
+
+def test_a_read_only_token_is_refused_deploy_tools(mcp_url: str) -> None:
+    from chalicelib import audit
+
+    token = issue("alice", ["read"])
+    result = with_session(
+        mcp_url, token, lambda s: s.call_tool("deploy_project", {"project_id": 1, "port": 8090})
+    )
+    assert result.is_error
+    assert payload(result)["error"] == "INSUFFICIENT_SCOPE"
+    entries, _, _ = audit.list_entries("alice", limit=10, action="mcp.tool_call")
+    assert entries[0]["outcome"] == "refused"
+    assert entries[0]["arguments"] == {"tool": "deploy_project", "arguments": {"project_id": 1, "port": 8090}}
+
+
+def test_without_a_token_there_is_no_session(mcp_url: str, client: Client) -> None:
+    import httpx
+
+    response = httpx.post(
+        mcp_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+    assert response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED"
+
+
+def test_get_offers_no_stream_in_a_stateless_server(mcp_url: str) -> None:
+    import httpx
+
+    token = issue("alice", ["read"])
+    response = httpx.get(mcp_url, headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"})
+    assert response.status_code == 405 and response.headers["x-request-id"].startswith("req_")
