@@ -197,7 +197,8 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
         service.env = env
     # The local host scans projects under its roots (docs/scanning.md); without BORGOS_PROJECT_ROOTS
     # they default to <state dir>/projects for the worker only, so the API keeps accepting any path.
-    next(s for s in services if s.name == "worker").env = {
+    worker = next(service for service in services if service.name == "worker")
+    worker.env = {
         **env,
         "BORGOS_PROJECT_ROOTS": env.get("BORGOS_PROJECT_ROOTS") or str(config.state_dir / "projects"),
     }
@@ -207,7 +208,7 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
 # -- processes ----------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: get SIGTERM should the supervisor die without stopping us."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -260,7 +261,7 @@ class Supervisor:
             stdout=service.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: Ctrl-C reaches the supervisor only
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         service.started_at = time.monotonic()
         logger.info("service started", service=service.name, pid=service.process.pid)

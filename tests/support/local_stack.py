@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.config import REPO_ROOT, StackConfig, to_env
+from infra.local.stack import die_with_parent
 
 
 def free_port() -> int:
@@ -110,6 +111,7 @@ def start_stack(config: StackConfig, *, timeout: float = 90) -> LocalStack:
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,  # a killed test run stops its stack too
     )
     output.close()
     stack = LocalStack(config=config, process=process)
