@@ -105,6 +105,13 @@ def _prepare_image(tenant: str, item: dict[str, Any], rev: dict[str, Any]) -> do
     return docker_images.build_image(project["path"], **key)
 
 
+def _must_prepare(rev: dict[str, Any]) -> bool:
+    """Whether the revision's image takes work (a build or a pull): only then is it `building`; a
+    rollback or an image already on the host goes from `pending` straight to `starting`."""
+    reference = rev.get("image_id") or rev["config"].get("image")
+    return not reference or not docker_images.image_exists(reference)
+
+
 def _prune(tenant: str, deployment_id: int, protect: set[str]) -> None:
     """Keep the newest images of the deployment; revisions whose image went are marked so a rollback
     to them is refused with a clear error."""
@@ -172,17 +179,19 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         return _settle_cancelled(tenant, item, revision)
 
     build_log = ""
+    current: dict[str, Any] | None = item
     try:
-        current = deployments.report(
-            tenant,
-            deployment_id,
-            status="building",
-            reason="preparing the image",
-            revision=revision,
-            revision_changes={"status": "building"},
-            only_if=_not_cancelled,
-            item=item,
-        )
+        if _must_prepare(rev):
+            current = deployments.report(
+                tenant,
+                deployment_id,
+                status="building",
+                reason="preparing the image",
+                revision=revision,
+                revision_changes={"status": "building"},
+                only_if=_not_cancelled,
+                item=item,
+            )
         try:
             image = _prepare_image(tenant, item, rev)
         except (docker_images.ImageError, NotFound) as exc:
