@@ -203,8 +203,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--queues",
-        default=SHARED_QUEUE,
-        help=f"comma-separated shared queues served after host.<name> (default '{SHARED_QUEUE}')",
+        # Agent tasks wait on agents-high/agents/agents-low (chalicelib/agent_tasks.py), by priority.
+        default=f"agents-high,{SHARED_QUEUE},agents,agents-low",
+        help="comma-separated shared queues served after host.<name> (default: %(default)s)",
     )
     parser.add_argument("--workers", type=int, default=2, help="RQ worker processes (default 2)")
     parser.add_argument("--heartbeat-interval", type=float, default=HEARTBEAT_SECONDS)

@@ -8,8 +8,10 @@ with a clear error instead of failing to load.
 | deploy      | chalicelib.deployments.request_action(tenant, deployment_id, "redeploy")       |
 | restart     | chalicelib.deployments.request_action(tenant, deployment_id, "restart")        |
 | agent_task  | chalicelib.agent_tasks.create_task(tenant, <its request model>(...), actor)    |
-| webhook     | a signed POST (Standard Webhooks) through workers.webhook_delivery.deliver; a  |
-|             | configured webhook is read with chalicelib.webhooks.service.get_endpoint       |
+| webhook     | a signed POST (Standard Webhooks) through workers.webhook_delivery.deliver to  |
+|             | `url`, or to the configured webhook chalicelib.webhooks.service.get_item reads; |
+|             | a configured webhook with an `action` (a trigger) runs it instead:             |
+|             | chalicelib.webhooks.incoming.run_action(tenant, id, delivery_id=<run>)         |
 
 `execute` returns the action's output (JSON-safe) or raises ActionFailed with the reason.
 """
@@ -100,7 +102,16 @@ def _webhook(ctx: Context, action: dict[str, Any]) -> dict[str, Any]:
     from workers.webhook_delivery import deliver, make_client
 
     if action.get("webhook_id") is not None:
-        endpoint = _entry("chalicelib.webhooks.service", "get_endpoint")(ctx.tenant, action["webhook_id"])
+        webhook_id = int(action["webhook_id"])
+        item = _entry("chalicelib.webhooks.service", "get_item")(ctx.tenant, webhook_id)
+        if item.get("action"):
+            # A trigger webhook: calling it runs its configured action, once per run.
+            run_action = _entry("chalicelib.webhooks.incoming", "run_action")
+            return dict(_json(run_action(ctx.tenant, webhook_id, delivery_id=f"scheduler-{ctx.run['id']}")))
+        endpoint = WebhookEndpoint.model_validate(
+            {"id": str(webhook_id), **{k: item.get(k) for k in ("url", "secret", "events", "enabled")}}
+            | {"failing_since": item.get("failing_since")}
+        )
     else:
         endpoint = WebhookEndpoint(
             id=f"task-{ctx.task['id']}", url=action["url"], secret=action["secret"], events=[WEBHOOK_EVENT]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.models.common import ListQuery, Out, Strict
+from chalicelib.models.hosts import HOST_NAME_PATTERN
 
 TaskStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TASK_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled")
@@ -27,6 +28,11 @@ class AgentTaskCreate(Strict):
     input_data: dict[str, Any] = Field(default_factory=dict)
     timeout_seconds: int | None = Field(
         default=None, ge=1, le=86_400, description="Default per agent type; log-monitor runs until cancelled"
+    )
+    host: str | None = Field(
+        default=None,
+        pattern=HOST_NAME_PATTERN,
+        description="Run on this worker host (e.g. where the logs are); default: any agents worker",
     )
 
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib import clock, projects
-from chalicelib.errors import Conflict, DependencyUnavailable, NotFound, Unauthorized
+from chalicelib.errors import Conflict, NotFound, Unauthorized
 from chalicelib.logs import logger
 from chalicelib.models.webhooks import HookConfig, HookCreated, HookInfo
 from chalicelib.store import keys
@@ -103,10 +103,8 @@ def delete_github_hook(tenant: str, project_id: int) -> None:
 def rescan_and_redeploy(tenant: str, project_id: int) -> dict[str, Any]:
     """Rescan the project and redeploy its running deployments (scans and deployments own the how:
     each writes its state and job requests in its own transaction)."""
-    try:
-        from chalicelib import deployments, scans  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise DependencyUnavailable(f"Scanning and deploying are not available here ({exc.name})") from None
+    from chalicelib import deployments, scans  # deferred: only hooks pay for loading them
+
     project = projects.get_item(tenant, project_id)
     scans.request_scan(tenant, project_id)
     running = sorted(
@@ -122,10 +120,8 @@ def rescan_and_redeploy(tenant: str, project_id: int) -> dict[str, Any]:
 
 
 def scan_only(tenant: str, project_id: int) -> dict[str, Any]:
-    try:
-        from chalicelib import scans  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise DependencyUnavailable(f"Scanning is not available here ({exc.name})") from None
+    from chalicelib import scans
+
     projects.get_item(tenant, project_id)
     result = scans.request_scan(tenant, project_id)
     return {
@@ -237,19 +233,30 @@ def handle_trigger(webhook_id: int, headers: dict[str, str]) -> dict[str, Any]:
             matched = matched or item
     if matched is None:
         raise Unauthorized("x-webhook-secret is missing or wrong")
-    tenant = matched["tenant"]
-    if not matched.get("enabled"):
+    delivery = next((headers[h] for h in TRIGGER_DELIVERY_HEADERS if headers.get(h)), None)
+    # The index may lag: act on the webhook as it is now.
+    return run_action(matched["tenant"], webhook_id, delivery_id=delivery)
+
+
+def run_action(
+    tenant: str, webhook_id: int, *, delivery_id: str | None = None, item: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run the action configured on a webhook (triggers, and in-process callers that know the tenant).
+    With a delivery id the action runs once however often it is asked."""
+    from chalicelib.webhooks import service
+
+    item = item or service.get_item(tenant, webhook_id)
+    if not item.get("enabled"):
         raise Conflict(f"Webhook {webhook_id} is disabled")
-    action = matched.get("action")
+    action = item.get("action")
     if not action:
         raise Conflict(f"Webhook {webhook_id} has no action configured")
-    delivery = next((headers[h] for h in TRIGGER_DELIVERY_HEADERS if headers.get(h)), None)
-    key = inbound.replay_key("trigger", f"{tenant}/{webhook_id}", delivery) if delivery else None
+    key = inbound.replay_key("trigger", f"{tenant}/{webhook_id}", delivery_id) if delivery_id else None
     project_id = int(action["project_id"])
     if action["type"] == "scan":
         result = _once(key, lambda: scan_only(tenant, project_id))
     else:
         result = _once(key, lambda: rescan_and_redeploy(tenant, project_id))
     if result is None:
-        return {"message": f"Delivery {delivery} was already processed"}
+        return {"message": f"Delivery {delivery_id} was already processed"}
     return {**result, "action": action["type"]}

@@ -1,6 +1,5 @@
-"""Real local pieces for end-to-end tests and benchmarks, until the shared local stack covers them:
-a moto server (threaded, with BorgOS's moto patches) holding the table, RQ worker processes, and a
-stream pump that feeds the table's stream to the app's stream handler as Lambda would."""
+"""Real local pieces for benchmarks that need to vary them (the integration tests use the shared local
+stack): a moto server (threaded, with BorgOS's moto patches) holding the table, and N RQ workers."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,44 +112,3 @@ def _wait_for_workers(redis_url: str, count: int, timeout: float = 30.0) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"{count} RQ workers did not start")
         time.sleep(0.05)
-
-
-class StreamPump:
-    """Reads the table's stream and hands each batch to the app's stream handler until stopped; a
-    batch whose handler raised is handed over again (Lambda's retry), so nothing is lost."""
-
-    def __init__(self, interval: float = 0.02) -> None:
-        from chalicelib import aws
-        from chalicelib.config import get_settings
-        from tests.support.streams import StreamReader
-
-        self._reader = StreamReader(
-            aws.client("dynamodb"), aws.client("dynamodbstreams"), get_settings().table_name
-        )
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
-        self.failures = 0
-
-    def _run(self) -> None:
-        from app import on_table_change
-
-        pending: list[dict[str, Any]] = []
-        while not self._stop.is_set():
-            pending = pending or self._reader.drain()
-            if pending:
-                try:
-                    on_table_change({"Records": pending}, None)
-                    pending = []
-                    continue
-                except Exception:
-                    self.failures += 1
-            self._stop.wait(self._interval)
-
-    def __enter__(self) -> StreamPump:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)

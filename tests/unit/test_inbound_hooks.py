@@ -4,7 +4,6 @@ triggers authenticated by x-webhook-secret."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from typing import Any
 
@@ -162,28 +161,28 @@ def test_each_tenant_is_reached_only_with_its_own_secret(
     assert _push(bob, 1, "a-guessed-secret-value", "refs/heads/main", delivery="d-3").status_code == 401
 
 
-def test_without_scans_and_deployments_a_push_answers_503(alice: Caller) -> None:
-    if all(importlib.util.find_spec(f"chalicelib.{name}") for name in ("scans", "deployments")):
-        pytest.skip("scans and deployments exist on this branch")
-    project_id = _project(alice)
-    secret = body(_set_hook(alice, project_id))["secret"]
-    response = _push(alice, project_id, secret, "refs/heads/main")
-    assert (response.status_code, body(response)["code"]) == (503, "DEPENDENCY_UNAVAILABLE")
-
-
 def test_a_push_requests_a_scan_job_and_redeploys_running_deployments(alice: Caller) -> None:
-    pytest.importorskip("chalicelib.scans")
-    pytest.importorskip("chalicelib.deployments")
-    from chalicelib.store import keys
-    from chalicelib.store.table import get_store
+    from tests.unit.test_deployments_api import deploy, job_requests, register_host, worker_moves
 
+    register_host("alice", "local")
     project_id = _project(alice)
+    assert deploy(alice, project_id=project_id, name="running", port=8091).status_code == 201
+    assert deploy(alice, project_id=project_id, name="pending", port=8092).status_code == 201
+    worker_moves("alice", 1, "building", "starting", "running", container_id="c1")
+    before = {j["job_id"] for j in job_requests("alice")}
     secret = body(_set_hook(alice, project_id))["secret"]
-    assert _push(alice, project_id, secret, "refs/heads/main").status_code == 200
-    requested = get_store().query_page(pk=keys.tenant_pk("alice"), sk_prefix="JOB#", limit=50).items
-    assert [(j["function"], j["kwargs"]["project_id"]) for j in requested] == [
-        ("workers.scan_jobs.scan_project", project_id)
+    pushed = _push(alice, project_id, secret, "refs/heads/main")
+    assert pushed.status_code == 200 and body(pushed)["redeployed"] == [1]
+    new = [j for j in job_requests("alice") if j["job_id"] not in before]
+    assert sorted(
+        (j["function"], j["kwargs"].get("project_id"), j["kwargs"].get("deployment_id")) for j in new
+    ) == [
+        ("workers.deploy_jobs.run_deployment", None, 1),
+        ("workers.scan_jobs.scan_project", project_id, None),
     ]
+    again = _push(alice, project_id, secret, "refs/heads/main")  # the same delivery id
+    assert "already processed" in body(again)["message"]
+    assert len(job_requests("alice")) == len(before) + 2
 
 
 # -- triggers ------------------------------------------------------------------------------------
@@ -254,3 +253,27 @@ def test_a_trigger_without_an_action_or_on_a_disabled_hook_is_a_conflict(
     alice.post(f"/api/v1/webhooks/{hook_id}/toggle")
     assert body(_trigger(alice, hook_id, trigger_hook["secret"]))["action"] == "redeploy"
     assert acted == [("redeploy", "alice", 1)]
+
+
+def test_the_scheduler_runs_a_webhooks_action_by_tenant_and_id(
+    alice: Caller, trigger_hook: dict[str, Any], acted: list[Any]
+) -> None:
+    from chalicelib.errors import NotFound
+
+    assert incoming.run_action("alice", trigger_hook["id"], delivery_id="run-1")["action"] == "scan"
+    assert (
+        "already processed"
+        in incoming.run_action("alice", trigger_hook["id"], delivery_id="run-1")["message"]
+    )
+    with pytest.raises(NotFound):
+        incoming.run_action("bob", trigger_hook["id"])
+    assert acted == [("scan", "alice", 1)]
+
+
+def test_a_scan_trigger_requests_the_scan_job(alice: Caller, trigger_hook: dict[str, Any]) -> None:
+    from tests.unit.test_deployments_api import job_requests, register_host
+
+    register_host("alice", "local")
+    done = _trigger(alice, trigger_hook["id"], trigger_hook["secret"])
+    assert (done.status_code, body(done)["message"]) == (200, "Scan initiated for project 1")
+    assert [j["function"] for j in job_requests("alice")] == ["workers.scan_jobs.scan_project"]

@@ -61,7 +61,7 @@ def test_register_replaces_by_function() -> None:
 def test_host_cli_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BORGOS_HOST_TENANT", "acme")
     args = host.parse_args(["--name", "alpha", "--periodic", "workers.host_jobs.ping:2.5"])
-    assert (args.tenant, args.workers, args.queues) == ("acme", 2, "default")
+    assert (args.tenant, args.workers, args.queues) == ("acme", 2, "agents-high,default,agents,agents-low")
     assert args.periodic == [Periodic("workers.host_jobs.ping", 2.5)]
     for bad in (
         ["--name", "Bad Name"],

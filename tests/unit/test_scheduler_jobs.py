@@ -210,34 +210,68 @@ def test_a_crashing_action_is_recorded_as_an_internal_error(
     assert run is not None and (run["status"], run["error"]) == ("failed", "internal error: KeyError")
 
 
-def test_configured_webhook_is_read_through_the_webhook_service_contract(
-    clock: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`webhook_id` calls chalicelib.webhooks.service.get_endpoint(tenant, id) -> WebhookEndpoint
-    (issue 4). Until that module is on main, a stand-in module honours the same contract."""
+def configured_webhook(receiver: Receiver, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> int:
+    """A configured outbound webhook: through issue 4's service when it is on main, else a
+    stand-in module honouring its contract (get_item(tenant, id) -> the stored webhook item)."""
+    import importlib
     import importlib.util
     import sys
     import types
 
-    from chalicelib.webhooks.models import WebhookEndpoint
+    if importlib.util.find_spec("chalicelib.webhooks.service") is not None and not extra:
+        from chalicelib.webhooks.models import WebhookCreate
 
-    if importlib.util.find_spec("chalicelib.webhooks.service") is not None:
-        pytest.skip("the real webhook service is on main: covered by its own tests")
-    asked = []
+        service = importlib.import_module("chalicelib.webhooks.service")
 
-    def get_endpoint(tenant: str, webhook_id: int) -> WebhookEndpoint:
-        asked.append((tenant, webhook_id))
-        return WebhookEndpoint(id=str(webhook_id), url=receiver.url, secret=SECRET, events=["*"])
+        created = service.create_webhook(
+            "alice", WebhookCreate(url=receiver.url, events=["*"], secret=SECRET)
+        )
+        return int(created.id)
+    item = {"id": 7, "url": receiver.url, "secret": SECRET, "events": ["*"], "enabled": True, **extra}
 
-    monkeypatch.setitem(
-        sys.modules, "chalicelib.webhooks.service", types.SimpleNamespace(get_endpoint=get_endpoint)
-    )
-    task_id = make({"type": "webhook", "webhook_id": 7})
+    def get_item(tenant: str, webhook_id: int) -> dict[str, Any]:
+        assert (tenant, webhook_id) == ("alice", 7)
+        return item
+
+    monkeypatch.setitem(sys.modules, "chalicelib.webhooks.service", types.SimpleNamespace(get_item=get_item))
+    return 7
+
+
+def test_a_configured_webhook_is_called_signed(
+    clock: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    webhook_id = configured_webhook(receiver, monkeypatch)
+    task_id = make({"type": "webhook", "webhook_id": webhook_id})
     run = execute(clock, task_id, due_run(clock, task_id))
-    assert run is not None and run["status"] == "completed"
-    assert asked == [("alice", 7)]
+    assert run is not None and run["status"] == "completed", run
     [(headers, raw)] = receiver.received
     signing.verify(SECRET, headers, raw, now=clock().timestamp())
+    assert json.loads(raw)["data"]["task_id"] == task_id
+
+
+def test_a_trigger_webhook_runs_its_action_once_per_run(
+    clock: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contract with chalicelib.webhooks.incoming.run_action(tenant, id, delivery_id=...)."""
+    import sys
+    import types
+
+    webhook_id = configured_webhook(receiver, monkeypatch, action={"type": "scan", "project_id": 1})
+    calls = []
+
+    def run_action(tenant: str, hook_id: int, *, delivery_id: str) -> dict[str, Any]:
+        calls.append((tenant, hook_id, delivery_id))
+        return {"message": "Scan started", "action": "scan"}
+
+    monkeypatch.setitem(
+        sys.modules, "chalicelib.webhooks.incoming", types.SimpleNamespace(run_action=run_action)
+    )
+    task_id = make({"type": "webhook", "webhook_id": webhook_id})
+    key = due_run(clock, task_id)
+    run = execute(clock, task_id, key)
+    assert run is not None and (run["status"], run["output"]["action"]) == ("completed", "scan")
+    assert calls == [("alice", webhook_id, f"scheduler-{key}")]
+    assert receiver.received == []
 
 
 def test_a_due_run_goes_through_the_stream_and_rq_to_the_worker_once(
