@@ -9,7 +9,9 @@ recorded state first, so a retried job does not apply anything twice."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -29,7 +31,33 @@ PRUNE_KEEP = 3
 
 
 class Cancelled(Exception):
-    """The user cancelled the rollout; raised from a phase callback to stop it."""
+    """The user cancelled the rollout; raised by a report's guard to stop it."""
+
+
+class Background:
+    """One call run on a thread; `result()` returns its value or raises its exception."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._call = call
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="deploy-report", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 # helpers ------------------------------------------------------------------------------------------
@@ -200,26 +228,42 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         build_log = image.log
         spec = _spec(tenant, item, revision, rev["config"], image.tag)
 
+        starting: Background | None = None
+
         def on_phase(phase: str, detail: str) -> None:
-            nonlocal current
-            if phase == "starting":
-                current = deployments.report(
-                    tenant,
-                    deployment_id,
-                    status="starting",
-                    reason=detail,
-                    revision=revision,
-                    revision_changes={"status": "starting", "image_id": image.image_id},
-                    only_if=_not_cancelled,
-                    item=current,
+            nonlocal starting
+            if phase == "starting" and starting is None:
+                # Written while the engine creates and starts the container; joined before the
+                # next report, so the history keeps its order.
+                starting = Background(
+                    functools.partial(
+                        deployments.report,
+                        tenant,
+                        deployment_id,
+                        status="starting",
+                        reason=detail,
+                        revision=revision,
+                        revision_changes={"status": "starting", "image_id": image.image_id},
+                        only_if=_not_cancelled,
+                        item=current,
+                    )
                 )
 
-        result = docker_deploy.rollout(
-            spec,
-            current_container_id=item.get("container_id"),
-            health_timeout=float(get_settings().deploy_health_timeout),
-            on_phase=on_phase,
-        )
+        try:
+            result = docker_deploy.rollout(
+                spec,
+                current_container_id=item.get("container_id"),
+                health_timeout=float(get_settings().deploy_health_timeout),
+                on_phase=on_phase,
+            )
+        finally:
+            if starting is not None:
+                starting.wait()
+        if starting is not None:
+            try:
+                current = starting.result()
+            except Cancelled:
+                current = None  # the cancel job interrupts the health check; too late once healthy
     except Cancelled:
         _remove_strays(tenant, item, keep=_serving_container(item))
         return _settle_cancelled(tenant, deployments.get_item(tenant, deployment_id), revision)
