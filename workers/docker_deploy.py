@@ -239,14 +239,20 @@ def _probe_description(spec: ContainerSpec, port: int) -> str:
 
 
 def _alive(container: Container) -> Callable[[], str | None]:
+    """Why the container can no longer become healthy, or None. A restart since it was started means
+    it exited, even when the poll only ever sees it running again (a slow engine, a fast restart)."""
+
     def check() -> str | None:
         try:
             container.reload()
         except docker.errors.NotFound:
             return "container disappeared"
+        code = container.attrs.get("State", {}).get("ExitCode")
         if container.status in ("exited", "dead", "restarting"):
-            code = container.attrs.get("State", {}).get("ExitCode")
             return f"container exited with code {code}"
+        restarts = int(container.attrs.get("RestartCount") or 0)
+        if restarts:
+            return f"container exited and was restarted {restarts} time(s)"
         return None
 
     return check

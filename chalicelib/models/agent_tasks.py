@@ -7,9 +7,9 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from chalicelib.models.common import ListQuery, Out, Strict
+from chalicelib.models.common import ListQuery, Model, Out, Strict
 from chalicelib.models.hosts import HOST_NAME_PATTERN
 
 TaskStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
@@ -69,7 +69,7 @@ class AgentTaskDetail(AgentTask):
 # Inputs of the built-in agent types ---------------------------------------------------------------
 
 
-class _Input(BaseModel):
+class _Input(Model):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -156,7 +156,7 @@ class HttpCheckInput(_Input):
         return statuses
 
 
-class AgentZeroInput(BaseModel):
+class AgentZeroInput(Model):
     """What an `agent-zero` task forwards: an optional prompt and any context."""
 
     model_config = ConfigDict(extra="allow")

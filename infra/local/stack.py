@@ -197,7 +197,7 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
         service.env = env
     # The local host scans projects under its roots (docs/scanning.md); without BORGOS_PROJECT_ROOTS
     # they default to <state dir>/projects for the worker only, so the API keeps accepting any path.
-    services[-1].env = {
+    next(s for s in services if s.name == "worker").env = {
         **env,
         "BORGOS_PROJECT_ROOTS": env.get("BORGOS_PROJECT_ROOTS") or str(config.state_dir / "projects"),
     }
