@@ -521,28 +521,33 @@ def reconcile_host(tenant: str, host: str) -> dict[str, int]:
     BorgOS containers nobody wants go, a rollout whose worker died ends in a definite state, and a
     serving container that died is restarted with backoff (and an error recorded)."""
     connection = jobs.redis_connection()
+    # Containers first: one that exists now belongs to a deployment the read below still sees.
+    containers: dict[int, list[docker_deploy.ManagedContainer]] = {}
+    for container in docker_deploy.managed_containers(tenant=tenant, host=host):
+        containers.setdefault(container.deployment_id, []).append(container)
     wanted = {item["id"]: item for item in deployments.deployments_on_host(tenant, host)}
     tally = {"removed": 0, "settled": 0, "failed": 0, "restarted": 0}
-    for container in docker_deploy.managed_containers(tenant=tenant, host=host):
-        item = wanted.get(container.deployment_id)
-        if item is not None and container.id == item.get("container_id"):
-            continue
-        if item is not None and docker_locks.is_locked(connection, tenant, item["id"]):
-            continue  # a job is working on it (a candidate, say)
-        docker_deploy.remove(container.id)
-        tally["removed"] += 1
+    for deployment_id, orphans in containers.items():
+        if deployment_id not in wanted:
+            for container in orphans:
+                docker_deploy.remove(container.id)
+                tally["removed"] += 1
     for item in wanted.values():
-        if docker_locks.is_locked(connection, tenant, item["id"]):
-            continue
         try:
+            # Under the deployment's lock no job runs for it, and a fresh read sees every job's result.
             with _locked(tenant, item["id"], wait=0):
                 current = _item(tenant, item["id"])
-                if current is not None:
-                    outcome = _reconcile_one(tenant, current, connection)
-                    if outcome:
-                        tally[outcome] += 1
+                if current is None:
+                    continue
+                for container in containers.get(item["id"], []):
+                    if container.id != current.get("container_id"):
+                        docker_deploy.remove(container.id)  # a retired or a killed job's container
+                        tally["removed"] += 1
+                outcome = _reconcile_one(tenant, current, connection)
+                if outcome:
+                    tally[outcome] += 1
         except docker_locks.LockBusy:
-            continue
+            continue  # a job is working on it
         except ApiError as exc:  # another writer changed it meanwhile: next round
             logger.warning(
                 "reconcile skipped a deployment", extra={"deployment_id": item["id"], "error": exc.message}
