@@ -4,9 +4,10 @@ against a bare `docker run` plus the same health poll, in the same run.
 Run from the repository root:  python -m bench.deploy_latency --runs 7
 Both paths start the same FROM-scratch busybox image with the same limits (--init, 0.5 CPU, 64 MiB)
 and wait for `GET /health` to answer 200 with the same probe. The deploy path is timed from the POST
-until the API reports `running` (polled every 20 ms), so it includes the transaction, the stream
-pump (50 ms polling, as a Lambda stream trigger would batch), RQ, the worker's status reports and
-the façade's rollout. Target (issue 3): median ratio at most 1.3.
+until the commit that makes the deployment `running` reaches the table's stream (what WebSocket
+clients are pushed), so it includes the transaction, the stream pump (50 ms polling, as a Lambda
+stream trigger batches), RQ, the worker's status reports and the façade's rollout.
+Target (issue 3): median ratio at most 1.3.
 
 Also measured: seconds from a serving container's disappearance to its deployment being `running`
 again through reconcile, with reconcile rounds back to back (in production a round runs every 30 s,
@@ -20,6 +21,7 @@ import json
 import logging
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -57,15 +59,39 @@ def status(stack: DeployStack, deployment_id: int) -> dict[str, Any]:
     return dict(json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body))
 
 
-def wait_running(stack: DeployStack, deployment_id: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        current = status(stack, deployment_id)
-        if current["status"] == "running" and current["job"] is None:
-            return
-        if current["status"] in ("failed", "cancelled") or time.monotonic() > deadline:
-            raise RuntimeError(f"deployment {deployment_id} did not run: {current}\n{stack.worker_log()}")
-        time.sleep(0.02)
+class RunningWatch:
+    """Awaits the commit that makes a deployment `running` on the table's stream (what the WebSocket
+    fan-out sees), instead of polling the API, which would load the one DynamoDB the worker uses."""
+
+    def __init__(self, stack: DeployStack) -> None:
+        self._lock = threading.Condition()
+        self._settled: dict[int, tuple[str, float]] = {}
+        stack.pump.listeners.append(self._seen)
+
+    def _seen(self, records: list[dict[str, Any]]) -> None:
+        from chalicelib.stream import image
+
+        now = time.perf_counter()
+        with self._lock:
+            for record in records:
+                item = image(record, "NewImage") or {}
+                if (
+                    item.get("entity") == "deployment"
+                    and item.get("job") is None
+                    and item["status"] in ("running", "failed", "cancelled")
+                ):
+                    self._settled.setdefault(int(item["id"]), (item["status"], now))
+            self._lock.notify_all()
+
+    def wait(self, deployment_id: int, timeout: float = 60) -> float:
+        """perf_counter time at which the pump saw the deployment settle."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: deployment_id in self._settled, timeout):
+                raise RuntimeError(f"deployment {deployment_id} did not settle")
+            outcome, at = self._settled[deployment_id]
+        if outcome != "running":
+            raise RuntimeError(f"deployment {deployment_id} ended {outcome}")
+        return at
 
 
 def remove(stack: DeployStack, deployment_id: int) -> None:
@@ -77,7 +103,7 @@ def remove(stack: DeployStack, deployment_id: int) -> None:
         time.sleep(0.05)
 
 
-def api_deploy(stack: DeployStack, project_id: int, image: str) -> tuple[float, int]:
+def api_deploy(stack: DeployStack, watch: RunningWatch, project_id: int, image: str) -> tuple[float, int]:
     port = docker_deploy.free_port()
     body = {
         "project_id": project_id,
@@ -94,8 +120,7 @@ def api_deploy(stack: DeployStack, project_id: int, image: str) -> tuple[float, 
     if response.status_code != 201:
         raise RuntimeError(f"deploy refused: {response.body}")
     deployment_id = int(json.loads(response.body)["id"])
-    wait_running(stack, deployment_id)
-    return time.perf_counter() - started, deployment_id
+    return watch.wait(deployment_id) - started, deployment_id
 
 
 def reconcile_restore(stack: DeployStack, deployment_id: int) -> float:
@@ -153,17 +178,18 @@ def main() -> None:
         try:
             with deploy_stack(redis_url, tenant, HOST, workdir) as stack:
                 project = json.loads(stack.post("/api/v1/projects", {"name": "bench", "path": tmp}).body)
+                watch = RunningWatch(stack)
                 # Warm both paths once (imports, image cache, first connections).
-                _, warm = api_deploy(stack, project["id"], image)
+                _, warm = api_deploy(stack, watch, project["id"], image)
                 remove(stack, warm)
                 bare_run(image)
                 api_times, bare_times = [], []
                 for _ in range(args.runs):
                     bare_times.append(bare_run(image))
-                    elapsed, deployment_id = api_deploy(stack, project["id"], image)
+                    elapsed, deployment_id = api_deploy(stack, watch, project["id"], image)
                     api_times.append(elapsed)
                     remove(stack, deployment_id)
-                _, deployment_id = api_deploy(stack, project["id"], image)
+                _, deployment_id = api_deploy(stack, watch, project["id"], image)
                 restore_times = [reconcile_restore(stack, deployment_id) for _ in range(3)]
                 remove(stack, deployment_id)
         finally:

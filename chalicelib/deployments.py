@@ -104,15 +104,34 @@ def port_claim_sk(host: str, port: int) -> str:
 
 
 # hosts (the registry of worker hosts is chalicelib/hosts.py) --------------------------------------
-def choose_host(tenant: str, requested: str | None) -> dict[str, Any]:
-    """The host item a deployment goes to: the one named (registered, online or not: its queue
-    waits for it), else the configured default, else an online host of the tenant."""
+def project_and_host(
+    tenant: str, project_id: int, requested: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The project and the host item a deployment goes to: the host named (registered, online or
+    not: its queue waits for it), else the configured default, else an online host of the tenant.
+    A named host is read with the project in one call."""
     name = requested or get_settings().deploy_default_host
-    if name:
+    if not name:
+        return projects.get_item(tenant, project_id), choose_host(tenant, None)
+    pk = keys.tenant_pk(tenant)
+    project_sk = keys.entity_sk(projects.KIND, project_id)
+    found = {
+        item["SK"]: item for item in get_store().batch_get([(pk, project_sk), (pk, hosts.host_sk(name))])
+    }
+    if project_sk not in found:
+        raise NotFound.entity("Project", project_id)
+    if hosts.host_sk(name) not in found:
+        raise ValidationFailed.field("host", f"no host named {name!r} is registered")
+    return found[project_sk], found[hosts.host_sk(name)]
+
+
+def choose_host(tenant: str, requested: str | None) -> dict[str, Any]:
+    """The named host, else the first online host of the tenant by name."""
+    if requested:
         try:
-            return hosts.get_item(tenant, name)
+            return hosts.get_item(tenant, requested)
         except NotFound:
-            raise ValidationFailed.field("host", f"no host named {name!r} is registered") from None
+            raise ValidationFailed.field("host", f"no host named {requested!r} is registered") from None
     online = sorted(hosts.online_hosts(tenant), key=lambda h: h.name)
     if not online:
         raise DependencyUnavailable(
@@ -471,9 +490,8 @@ def _new_revision(
 # entry points -------------------------------------------------------------------------------------
 def create_deployment(tenant: str, request: DeployRequest) -> dict[str, Any]:
     """Record a deployment and its first revision, claim its port, and request the rollout job."""
-    project = projects.get_item(tenant, request.project_id)
+    project, host_item = project_and_host(tenant, request.project_id, request.host)
     check_limits(request.cpu_limit, request.memory_limit)
-    host_item = choose_host(tenant, request.host)
     if port_bound_on_host(host_item, request.port):
         raise PortInUse(f"Port {request.port} is already in use")
     host, address = host_item["name"], host_item.get("address") or "localhost"

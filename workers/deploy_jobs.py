@@ -9,7 +9,9 @@ recorded state first, so a retried job does not apply anything twice."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -29,7 +31,33 @@ PRUNE_KEEP = 3
 
 
 class Cancelled(Exception):
-    """The user cancelled the rollout; raised from a phase callback to stop it."""
+    """The user cancelled the rollout; raised by a report's guard to stop it."""
+
+
+class Background:
+    """One call run on a thread; `result()` returns its value or raises its exception."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._call = call
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="deploy-report", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 # helpers ------------------------------------------------------------------------------------------
@@ -105,6 +133,13 @@ def _prepare_image(tenant: str, item: dict[str, Any], rev: dict[str, Any]) -> do
     return docker_images.build_image(project["path"], **key)
 
 
+def _must_prepare(rev: dict[str, Any]) -> bool:
+    """Whether the revision's image takes work (a build or a pull): only then is it `building`; a
+    rollback or an image already on the host goes from `pending` straight to `starting`."""
+    reference = rev.get("image_id") or rev["config"].get("image")
+    return not reference or not docker_images.image_exists(reference)
+
+
 def _prune(tenant: str, deployment_id: int, protect: set[str]) -> None:
     """Keep the newest images of the deployment; revisions whose image went are marked so a rollback
     to them is refused with a clear error."""
@@ -172,17 +207,19 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         return _settle_cancelled(tenant, item, revision)
 
     build_log = ""
+    current: dict[str, Any] | None = item
     try:
-        current = deployments.report(
-            tenant,
-            deployment_id,
-            status="building",
-            reason="preparing the image",
-            revision=revision,
-            revision_changes={"status": "building"},
-            only_if=_not_cancelled,
-            item=item,
-        )
+        if _must_prepare(rev):
+            current = deployments.report(
+                tenant,
+                deployment_id,
+                status="building",
+                reason="preparing the image",
+                revision=revision,
+                revision_changes={"status": "building"},
+                only_if=_not_cancelled,
+                item=item,
+            )
         try:
             image = _prepare_image(tenant, item, rev)
         except (docker_images.ImageError, NotFound) as exc:
@@ -191,26 +228,42 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         build_log = image.log
         spec = _spec(tenant, item, revision, rev["config"], image.tag)
 
+        starting: Background | None = None
+
         def on_phase(phase: str, detail: str) -> None:
-            nonlocal current
-            if phase == "starting":
-                current = deployments.report(
-                    tenant,
-                    deployment_id,
-                    status="starting",
-                    reason=detail,
-                    revision=revision,
-                    revision_changes={"status": "starting", "image_id": image.image_id},
-                    only_if=_not_cancelled,
-                    item=current,
+            nonlocal starting
+            if phase == "starting" and starting is None:
+                # Written while the engine creates and starts the container; joined before the
+                # next report, so the history keeps its order.
+                starting = Background(
+                    functools.partial(
+                        deployments.report,
+                        tenant,
+                        deployment_id,
+                        status="starting",
+                        reason=detail,
+                        revision=revision,
+                        revision_changes={"status": "starting", "image_id": image.image_id},
+                        only_if=_not_cancelled,
+                        item=current,
+                    )
                 )
 
-        result = docker_deploy.rollout(
-            spec,
-            current_container_id=item.get("container_id"),
-            health_timeout=float(get_settings().deploy_health_timeout),
-            on_phase=on_phase,
-        )
+        try:
+            result = docker_deploy.rollout(
+                spec,
+                current_container_id=item.get("container_id"),
+                health_timeout=float(get_settings().deploy_health_timeout),
+                on_phase=on_phase,
+            )
+        finally:
+            if starting is not None:
+                starting.wait()
+        if starting is not None:
+            try:
+                current = starting.result()
+            except Cancelled:
+                current = None  # the cancel job interrupts the health check; too late once healthy
     except Cancelled:
         _remove_strays(tenant, item, keep=_serving_container(item))
         return _settle_cancelled(tenant, deployments.get_item(tenant, deployment_id), revision)
@@ -468,28 +521,33 @@ def reconcile_host(tenant: str, host: str) -> dict[str, int]:
     BorgOS containers nobody wants go, a rollout whose worker died ends in a definite state, and a
     serving container that died is restarted with backoff (and an error recorded)."""
     connection = jobs.redis_connection()
+    # Containers first: one that exists now belongs to a deployment the read below still sees.
+    containers: dict[int, list[docker_deploy.ManagedContainer]] = {}
+    for container in docker_deploy.managed_containers(tenant=tenant, host=host):
+        containers.setdefault(container.deployment_id, []).append(container)
     wanted = {item["id"]: item for item in deployments.deployments_on_host(tenant, host)}
     tally = {"removed": 0, "settled": 0, "failed": 0, "restarted": 0}
-    for container in docker_deploy.managed_containers(tenant=tenant, host=host):
-        item = wanted.get(container.deployment_id)
-        if item is not None and container.id == item.get("container_id"):
-            continue
-        if item is not None and docker_locks.is_locked(connection, tenant, item["id"]):
-            continue  # a job is working on it (a candidate, say)
-        docker_deploy.remove(container.id)
-        tally["removed"] += 1
+    for deployment_id, orphans in containers.items():
+        if deployment_id not in wanted:
+            for container in orphans:
+                docker_deploy.remove(container.id)
+                tally["removed"] += 1
     for item in wanted.values():
-        if docker_locks.is_locked(connection, tenant, item["id"]):
-            continue
         try:
+            # Under the deployment's lock no job runs for it, and a fresh read sees every job's result.
             with _locked(tenant, item["id"], wait=0):
                 current = _item(tenant, item["id"])
-                if current is not None:
-                    outcome = _reconcile_one(tenant, current, connection)
-                    if outcome:
-                        tally[outcome] += 1
+                if current is None:
+                    continue
+                for container in containers.get(item["id"], []):
+                    if container.id != current.get("container_id"):
+                        docker_deploy.remove(container.id)  # a retired or a killed job's container
+                        tally["removed"] += 1
+                outcome = _reconcile_one(tenant, current, connection)
+                if outcome:
+                    tally[outcome] += 1
         except docker_locks.LockBusy:
-            continue
+            continue  # a job is working on it
         except ApiError as exc:  # another writer changed it meanwhile: next round
             logger.warning(
                 "reconcile skipped a deployment", extra={"deployment_id": item["id"], "error": exc.message}

@@ -147,6 +147,8 @@ def test_failing_redeploy_keeps_the_old_revision_serving_then_rollback(
     got = stack.wait_for(deployment_id, lambda d: settled(d) and d["revision"] == 4)
     assert got["status"] == "running" and fetch(port, "/marker") == "v1"
     assert got["image_id"] == history[2]["image_id"]
+    # Nothing to build or pull: pending -> starting -> running.
+    assert [h["status"] for h in got["status_history"][-3:]] == ["pending", "starting", "running"]
     # Exactly one container serves the deployment.
     assert len(docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id)) == 1
 

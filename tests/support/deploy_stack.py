@@ -52,6 +52,8 @@ class StreamPump:
             aws.client("dynamodb"), aws.client("dynamodbstreams"), get_settings().table_name
         )
         self._stop = threading.Event()
+        # Called with every batch after the handler: lets a caller await a change instead of polling.
+        self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
         self._thread.start()
 
@@ -62,6 +64,8 @@ class StreamPump:
             records = self._reader.drain()
             if records:
                 stream.handle_records(records)
+                for listener in list(self.listeners):
+                    listener(records)
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,6 +123,7 @@ class DeployStack:
     host: str
     env: dict[str, str]
     worker: Worker
+    pump: StreamPump
     helper: Worker  # a second worker on the same queue (a host runs several): cancel runs beside a rollout
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -216,7 +221,7 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
         from app import app
 
         with Client(app) as client:
-            yield DeployStack(client, token, tenant, host, env, worker, helper)
+            yield DeployStack(client, token, tenant, host, env, worker, pump, helper)
         jobs.redis_connection.cache_clear()
     finally:
         worker.stop()
