@@ -39,8 +39,9 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy .
 
-bench: setup
-	for b in cold_start dynamodb_calls list_latency webhooks_throughput; do \
+bench: setup docker
+	for b in cold_start dynamodb_calls list_latency docker_baseline deploy_latency scan_search \
+		realtime_fanout realtime_webhooks webhooks_throughput scheduler_tick; do \
 		$(PY) -m bench.$$b || exit 1; done
 
 # Caches and the virtualenv. The local stack's data (.borgos/) stays: `make clean-state` drops it.

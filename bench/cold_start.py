@@ -63,8 +63,11 @@ def _run(code: str, env: dict[str, str], *args: str) -> dict[str, float]:
 
 def main() -> None:
     with moto_server() as endpoint:
+        # The Lambda's own environment (.chalice/config.json), as deployed.
+        lambda_env = json.loads((ROOT / ".chalice" / "config.json").read_text())["environment_variables"]
         env = {
             **os.environ,
+            **lambda_env,
             "BORGOS_DYNAMODB_ENDPOINT": endpoint,
             "BORGOS_TABLE": "borgos",
             "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -118,7 +118,11 @@ def create_task(
     _, input_data, timeout = validate(request)
     if request.project_id is not None:
         get_project_item(tenant, request.project_id)  # another tenant's project is simply not found
-    chosen_queue = queue or queue_for(request.priority)
+    if request.host is not None:
+        from chalicelib import hosts
+
+        hosts.get_item(tenant, request.host)  # a job for a host that does not exist would wait forever
+    chosen_queue = queue or (jobs.host_queue(request.host) if request.host else queue_for(request.priority))
 
     def build(tx: Tx) -> int:
         task_id = tx.new_id("task")
@@ -146,6 +150,7 @@ def create_task(
             "cancel_requested": False,
             "actor": actor,
             "queue": chosen_queue,
+            "host": request.host,
             "created_at": now,
             "updated_at": now,
             "started_at": None,

@@ -12,6 +12,7 @@ from chalicelib import agent_tasks, audit, clock, events, jobs
 from chalicelib.errors import ApiError, Conflict, DependencyUnavailable
 from chalicelib.models.agent_tasks import AgentTaskCreate, AgentZeroExecute
 from chalicelib.models.agent_zero import DEFAULT_PORT, AgentZeroStart, AgentZeroStatus
+from chalicelib.store import keys
 from chalicelib.store.table import Tx, get_store
 
 SK = "AGENTZERO"
@@ -34,14 +35,8 @@ CAPABILITIES = [
 ACTIVE_STATES = ("starting", "running", "stopping")
 
 
-def _pk(tenant: str) -> str:
-    from chalicelib.store import keys
-
-    return keys.tenant_pk(tenant)
-
-
 def get_state(tenant: str) -> dict[str, Any] | None:
-    return get_store().get(_pk(tenant), SK)
+    return get_store().get(keys.tenant_pk(tenant), SK)
 
 
 def status_view(state: dict[str, Any] | None) -> AgentZeroStatus:
@@ -83,6 +78,10 @@ def _write(
 def request_start(
     tenant: str, request: AgentZeroStart, actor: str, *, token_id: int | None = None
 ) -> AgentZeroStatus:
+    if request.host is not None:
+        from chalicelib import hosts
+
+        hosts.get_item(tenant, request.host)  # nobody would carry out a start for an unknown host
     current = get_state(tenant)
     if current is not None and current["state"] in ACTIVE_STATES:
         raise Conflict(f"Agent Zero is already {current['state']}; stop it first", code="AGENT_ZERO_ACTIVE")

@@ -85,6 +85,9 @@ class Settings:
     search_cache_dir: str = field(
         default_factory=lambda: _env("BORGOS_SEARCH_CACHE_DIR", "/tmp/borgos-search")
     )
+    search_cache_max_bytes: int = field(
+        default_factory=lambda: _env_int("BORGOS_SEARCH_CACHE_MAX_BYTES", 384 * 1024 * 1024)
+    )
 
 
 @lru_cache(maxsize=1)

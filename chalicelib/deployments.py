@@ -104,15 +104,34 @@ def port_claim_sk(host: str, port: int) -> str:
 
 
 # hosts (the registry of worker hosts is chalicelib/hosts.py) --------------------------------------
-def choose_host(tenant: str, requested: str | None) -> dict[str, Any]:
-    """The host item a deployment goes to: the one named (registered, online or not: its queue
-    waits for it), else the configured default, else an online host of the tenant."""
+def project_and_host(
+    tenant: str, project_id: int, requested: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The project and the host item a deployment goes to: the host named (registered, online or
+    not: its queue waits for it), else the configured default, else an online host of the tenant.
+    A named host is read with the project in one call."""
     name = requested or get_settings().deploy_default_host
-    if name:
+    if not name:
+        return projects.get_item(tenant, project_id), choose_host(tenant, None)
+    pk = keys.tenant_pk(tenant)
+    project_sk = keys.entity_sk(projects.KIND, project_id)
+    found = {
+        item["SK"]: item for item in get_store().batch_get([(pk, project_sk), (pk, hosts.host_sk(name))])
+    }
+    if project_sk not in found:
+        raise NotFound.entity("Project", project_id)
+    if hosts.host_sk(name) not in found:
+        raise ValidationFailed.field("host", f"no host named {name!r} is registered")
+    return found[project_sk], found[hosts.host_sk(name)]
+
+
+def choose_host(tenant: str, requested: str | None) -> dict[str, Any]:
+    """The named host, else the first online host of the tenant by name."""
+    if requested:
         try:
-            return hosts.get_item(tenant, name)
+            return hosts.get_item(tenant, requested)
         except NotFound:
-            raise ValidationFailed.field("host", f"no host named {name!r} is registered") from None
+            raise ValidationFailed.field("host", f"no host named {requested!r} is registered") from None
     online = sorted(hosts.online_hosts(tenant), key=lambda h: h.name)
     if not online:
         raise DependencyUnavailable(
@@ -203,6 +222,20 @@ def get_revision_item(tenant: str, deployment_id: int, revision: int) -> dict[st
     if not item:
         raise NotFound(f"Revision {revision} of deployment {deployment_id} not found")
     return item
+
+
+def get_with_revision(
+    tenant: str, deployment_id: int, revision: int
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The deployment and one of its revisions in one read (None for what does not exist)."""
+    pk = keys.tenant_pk(tenant)
+    found = {
+        item["SK"]: item
+        for item in get_store().batch_get(
+            [(pk, deployment_sk(deployment_id)), (pk, revision_sk(deployment_id, revision))]
+        )
+    }
+    return found.get(deployment_sk(deployment_id)), found.get(revision_sk(deployment_id, revision))
 
 
 def list_deployments(
@@ -377,11 +410,14 @@ def change(
     build: Callable[[Tx, dict[str, Any]], Any],
     *,
     attempts: int = 5,
+    item: dict[str, Any] | None = None,
 ) -> Any:
-    """Read the deployment, build a change on it, commit; read again and rebuild when someone else
-    changed it meanwhile (a worker's transition racing a user's cancel, say)."""
+    """Read the deployment (or start from the `item` the caller holds), build a change on it,
+    commit; read again and rebuild when someone else changed it meanwhile (a worker's transition
+    racing a user's cancel, say)."""
     for attempt in range(attempts):
-        item = get_item(tenant, deployment_id)
+        if item is None or attempt > 0:
+            item = get_item(tenant, deployment_id)
         try:
             return get_store().commit(tenant, functools.partial(_build_on, build, item))
         except Stale:
@@ -392,14 +428,6 @@ def change(
 
 def _build_on(build: Callable[[Tx, dict[str, Any]], Any], item: dict[str, Any], tx: Tx) -> Any:
     return build(tx, item)
-
-
-def _project_exists(tenant: str, project_id: int) -> bool:
-    try:
-        projects.get_item(tenant, project_id)
-    except NotFound:
-        return False
-    return True
 
 
 def _job_id(tx: Tx, item: dict[str, Any], what: str) -> str:
@@ -462,9 +490,8 @@ def _new_revision(
 # entry points -------------------------------------------------------------------------------------
 def create_deployment(tenant: str, request: DeployRequest) -> dict[str, Any]:
     """Record a deployment and its first revision, claim its port, and request the rollout job."""
-    project = projects.get_item(tenant, request.project_id)
+    project, host_item = project_and_host(tenant, request.project_id, request.host)
     check_limits(request.cpu_limit, request.memory_limit)
-    host_item = choose_host(tenant, request.host)
     if port_bound_on_host(host_item, request.port):
         raise PortInUse(f"Port {request.port} is already in use")
     host, address = host_item["name"], host_item.get("address") or "localhost"
@@ -692,46 +719,72 @@ def report(
     changes: dict[str, Any] | None = None,
     revision: int | None = None,
     revision_changes: dict[str, Any] | None = None,
+    more_revisions: dict[int, dict[str, Any]] | None = None,
     only_if: Callable[[dict[str, Any]], bool] | None = None,
+    item: dict[str, Any] | None = None,
+    logs: tuple[str, str] | None = None,
 ) -> dict[str, Any] | None:
-    """A worker's account of what happened: the deployment's new fields and status, and the
-    revision's, in one transaction. `only_if` sees the current item and may decline (returns None),
-    which is how a retried job avoids applying the same step twice."""
-    project_ok: dict[int, bool] = {}
+    """A worker's account of what happened: the deployment's new fields and status, and its
+    revisions', in one transaction. Returns the deployment as written (pass it as `item` to the next
+    report to save a read). `only_if` sees the current item and may decline (returns None), which is
+    how a retried job avoids applying the same step twice. `logs` (build log, container log) are
+    stored with the change."""
+    revisions = dict(more_revisions or {})
+    if revision is not None and revision_changes:
+        revisions[revision] = revision_changes
 
-    def build(tx: Tx, item: dict[str, Any]) -> dict[str, Any] | None:
-        if only_if is not None and not only_if(item):
+    def build(tx: Tx, current: dict[str, Any], project_exists: bool) -> dict[str, Any] | None:
+        if only_if is not None and not only_if(current):
             return None
-        if item["project_id"] not in project_ok:
-            project_ok[item["project_id"]] = _project_exists(tenant, item["project_id"])
-        new = apply(
-            tx, item, changes, status=status, reason=reason, project_exists=project_ok[item["project_id"]]
-        )
-        if revision is not None and revision_changes:
-            tx.update(tx.pk, revision_sk(deployment_id, revision), set=revision_changes)
+        new = apply(tx, current, changes, status=status, reason=reason, project_exists=project_exists)
+        for number, fields in revisions.items():
+            tx.update(tx.pk, revision_sk(deployment_id, number), set=fields)
+        if logs is not None:
+            tx.put(_logs_item(tx.tenant, current, revision, *logs))
         return new
 
-    return change(tenant, deployment_id, build)
+    try:
+        return change(tenant, deployment_id, functools.partial(_with_project, build, True), item=item)
+    except NotFound as exc:
+        if not exc.message.startswith("Project with id"):
+            raise
+    # The project was deleted meanwhile: the deployment's own records still change.
+    return change(tenant, deployment_id, functools.partial(_with_project, build, False))
+
+
+def _with_project(build: Callable[..., Any], project_exists: bool, tx: Tx, item: dict[str, Any]) -> Any:
+    return build(tx, item, project_exists)
+
+
+def _logs_item(
+    tenant: str, item: dict[str, Any], revision: int | None, build_log: str, container_log: str
+) -> dict[str, Any]:
+    environment = item["environment"]
+    return {
+        "PK": keys.tenant_pk(tenant),
+        "SK": log_sk(item["id"]),
+        "entity": "deployment_logs",
+        "revision": revision,
+        "build_log": redact(build_log, environment)[-LOG_KEPT:],
+        "container_log": redact(container_log, environment)[-LOG_KEPT:],
+        "captured_at": clock.iso(clock.now()),
+    }
 
 
 def save_logs(
-    tenant: str, deployment_id: int, revision: int | None, build_log: str, container_log: str
+    tenant: str,
+    deployment_id: int,
+    revision: int | None,
+    build_log: str,
+    container_log: str,
+    environment: dict[str, str] | None = None,
 ) -> None:
     """Keep the latest build and container logs (tails) where the API can read them; values of the
     environment are redacted before they are stored and again when they are read."""
-    item = get_item(tenant, deployment_id)
-    environment = item["environment"]
-    get_store().put(
-        {
-            "PK": keys.tenant_pk(tenant),
-            "SK": log_sk(deployment_id),
-            "entity": "deployment_logs",
-            "revision": revision,
-            "build_log": redact(build_log, environment)[-LOG_KEPT:],
-            "container_log": redact(container_log, environment)[-LOG_KEPT:],
-            "captured_at": clock.iso(clock.now()),
-        }
-    )
+    if environment is None:
+        environment = get_item(tenant, deployment_id)["environment"]
+    item = {"id": deployment_id, "environment": environment}
+    get_store().put(_logs_item(tenant, item, revision, build_log, container_log))
 
 
 def mark_images_gone(tenant: str, deployment_id: int, image_ids: set[str]) -> list[int]:
@@ -752,3 +805,17 @@ def _mark_gone(sk: str, tx: Tx) -> None:
 def delete_revision(tenant: str, deployment_id: int, revision: int) -> None:
     """Remove one revision record (a delete removes them before the deployment item)."""
     get_store().delete(keys.tenant_pk(tenant), revision_sk(deployment_id, revision))
+
+
+def refresh_container_log(tenant: str, item: dict[str, Any], container_log: str) -> bool:
+    """Replace the stored container log when the container wrote more (reconcile calls this every
+    round, so GET .../logs is at most a round behind); the build log stays. True when it changed."""
+    environment = item["environment"]
+    text = redact(container_log, environment)[-LOG_KEPT:]
+    stored = get_store().get(keys.tenant_pk(tenant), log_sk(item["id"])) or {}
+    if stored.get("container_log") == text:
+        return False
+    revision = item.get("serving_revision")
+    build_log = stored.get("build_log", "") if stored.get("revision") == revision else ""
+    save_logs(tenant, item["id"], revision, build_log, container_log, environment)
+    return True

@@ -37,8 +37,16 @@ def account_expired_errors(records: Iterable[dict[str, Any]]) -> int:
         if expired_by_ttl(record) and old and old.get("entity") == "error":
             by_tenant.setdefault(old["tenant"] if "tenant" in old else old["PK"][2:], []).append(old)
     for tenant, errors in by_tenant.items():
+        # Only projects that still exist get their count corrected: an ADD on a missing key would
+        # create a stub item. A project deleted between this read and the commit fails the
+        # transaction's condition, and the batch's retry finds it gone.
+        project_ids = sorted({error["project_id"] for error in errors})
+        found = get_store().batch_get(
+            [(keys.tenant_pk(tenant), keys.entity_sk("PROJECT", i)) for i in project_ids]
+        )
+        existing = {item["id"] for item in found}
 
-        def build(tx: Tx, errors: list[dict[str, Any]] = errors) -> None:
+        def build(tx: Tx, errors: list[dict[str, Any]] = errors, existing: set[int] = existing) -> None:
             tx.count("ERROR", delta=-len(errors), newest_first=True)
             per_severity: dict[str, int] = {}
             per_project: dict[int, int] = {}
@@ -48,10 +56,8 @@ def account_expired_errors(records: Iterable[dict[str, Any]]) -> int:
             for severity, n in per_severity.items():
                 tx.count("ERROR", f"severity_{severity}", -n, newest_first=True)
             for project_id, n in per_project.items():
-                # The project may be gone meanwhile; then there is nothing to correct.
-                tx.update(
-                    tx.pk, keys.entity_sk("PROJECT", project_id), add={"error_count": -n}, must_exist=False
-                )
+                if project_id in existing:
+                    tx.update(tx.pk, keys.entity_sk("PROJECT", project_id), add={"error_count": -n})
 
         get_store().commit(tenant, build)
         logger.info("expired errors accounted", extra={"tenant": tenant, "count": len(errors)})

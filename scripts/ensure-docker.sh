@@ -4,7 +4,15 @@
 # the background (detached: it outlives `make`), and wait until `docker info` works.
 set -euo pipefail
 
+# A redeploy hands the old container's address to the new one; clients hitting the port meanwhile
+# leave a failed ARP entry the kernel retries only after 1 s. 100 ms keeps the swap gap short.
+tune_bridge() {
+    local knob=/proc/sys/net/ipv4/neigh/docker0/retrans_time_ms
+    if [ -w "$knob" ]; then echo 100 >"$knob"; fi
+}
+
 if docker info >/dev/null 2>&1; then
+    tune_bridge
     exit 0
 fi
 
@@ -30,6 +38,7 @@ fi
 
 for _ in $(seq 1 120); do
     if docker info >/dev/null 2>&1; then
+        tune_bridge
         exit 0
     fi
     sleep 0.5

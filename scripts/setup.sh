@@ -8,6 +8,10 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# The reference-example tests run its curl lines and its TypeScript client (Node, tsc from npm).
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then

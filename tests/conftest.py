@@ -109,7 +109,7 @@ def redis_queue(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """With `--dist loadgroup`, all integration tests share one worker (and one local stack)."""
+    """With `--dist loadgroup`: integration tests on one worker (one local stack), Docker tests on one."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from tests.support.xdist_groups import StackGroupScheduling

@@ -298,7 +298,7 @@ def shell(run: TaskRun) -> dict[str, Any]:
     started = time.perf_counter()
     container = client.containers.create(
         image,
-        spec.argv(),
+        entrypoint=spec.argv(),  # the task's command whatever the image's own ENTRYPOINT
         network_mode="none",
         read_only=True,
         volumes=volumes,
@@ -508,3 +508,32 @@ def _remove_container(container_id: str) -> None:
 
     with contextlib.suppress(NotFound):
         docker.from_env().containers.get(container_id).remove(force=True)
+
+
+# Orphaned tasks -----------------------------------------------------------------------------------
+
+
+def reap_orphans(host: str, tenant: str) -> list[int]:
+    """Periodic (workers/periodic.py): a task still `running` whose RQ job is gone, failed or
+    finished lost its worker (killed, host restarted): mark it failed so it does not run forever
+    on paper. Idempotent; any host may settle any of the tenant's tasks."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from chalicelib import jobs
+
+    connection = jobs.redis_connection()
+    settled = []
+    items, _, _ = agent_tasks.list_tasks(tenant, limit=500, status="running")
+    for task in items:
+        try:
+            status = Job.fetch(f"{tenant}-task-{task.id}", connection=connection).get_status()
+        except NoSuchJobError:
+            status = None
+        if status is not None and status.value in ("queued", "started", "deferred", "scheduled"):
+            continue
+        reason = f"The worker running this task went away (job {status.value if status else 'missing'})"
+        if agent_tasks.finish_task(tenant, task.id, "failed", error=reason) is not None:
+            settled.append(task.id)
+            logger.warning("orphaned task settled", tenant=tenant, task_id=task.id, host=host)
+    return settled

@@ -33,19 +33,6 @@ DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_LIFETIME_HOURS = 24
 DEFAULT_TIMEOUT_S = 600.0  # an agent run takes minutes; the worker, not a user, is waiting
 CONNECT_TIMEOUT_S = 5.0
-# What the reference's GET /api/v1/agent-zero/capabilities lists.
-CAPABILITIES = (
-    "code_execution",
-    "web_browsing",
-    "file_operations",
-    "shell_commands",
-    "memory_management",
-    "task_scheduling",
-    "multi_agent_coordination",
-    "knowledge_retrieval",
-    "image_analysis",
-    "api_integration",
-)
 _MAX_ERROR_TEXT = 300
 
 

@@ -9,7 +9,9 @@ recorded state first, so a retried job does not apply anything twice."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -29,7 +31,33 @@ PRUNE_KEEP = 3
 
 
 class Cancelled(Exception):
-    """The user cancelled the rollout; raised from a phase callback to stop it."""
+    """The user cancelled the rollout; raised by a report's guard to stop it."""
+
+
+class Background:
+    """One call run on a thread; `result()` returns its value or raises its exception."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._call = call
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="deploy-report", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 # helpers ------------------------------------------------------------------------------------------
@@ -105,6 +133,13 @@ def _prepare_image(tenant: str, item: dict[str, Any], rev: dict[str, Any]) -> do
     return docker_images.build_image(project["path"], **key)
 
 
+def _must_prepare(rev: dict[str, Any]) -> bool:
+    """Whether the revision's image takes work (a build or a pull): only then is it `building`; a
+    rollback or an image already on the host goes from `pending` straight to `starting`."""
+    reference = rev.get("image_id") or rev["config"].get("image")
+    return not reference or not docker_images.image_exists(reference)
+
+
 def _prune(tenant: str, deployment_id: int, protect: set[str]) -> None:
     """Keep the newest images of the deployment; revisions whose image went are marked so a rollback
     to them is refused with a clear error."""
@@ -130,25 +165,34 @@ def _remove_strays(tenant: str, item: dict[str, Any], keep: str | None) -> None:
 
 
 def _save_logs(
-    tenant: str, deployment_id: int, revision: int | None, build_log: str, container_log: str
+    tenant: str,
+    deployment_id: int,
+    revision: int | None,
+    build_log: str,
+    container_log: str,
+    environment: dict[str, str] | None = None,
 ) -> None:
     with contextlib.suppress(NotFound):
-        deployments.save_logs(tenant, deployment_id, revision, build_log, container_log)
+        deployments.save_logs(tenant, deployment_id, revision, build_log, container_log, environment)
 
 
 # run_deployment -----------------------------------------------------------------------------------
 def run_deployment(tenant: str, deployment_id: int, revision: int) -> str:
     """Roll out one revision: lock, build or take the image, start it next to the serving container,
     health-check it, then record the outcome and prune old images. Returns what happened."""
-    rev = _revision(tenant, deployment_id, revision)
-    if rev is None or rev["status"] != "pending":
-        return f"revision {revision} already handled"
     with _locked(tenant, deployment_id):
         return _run_locked(tenant, deployment_id, revision)
 
 
+def _not_cancelled(item: dict[str, Any]) -> bool:
+    """A report's guard: the user's cancel (seen on the item the report builds on) stops the rollout."""
+    if item.get("cancel_requested"):
+        raise Cancelled()
+    return True
+
+
 def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
-    item, rev = _item(tenant, deployment_id), _revision(tenant, deployment_id, revision)
+    item, rev = deployments.get_with_revision(tenant, deployment_id, revision)
     if item is None or rev is None or rev["status"] != "pending":
         return f"revision {revision} already handled"
     if item["revision"] != revision:
@@ -162,58 +206,77 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
     if item.get("cancel_requested") or item.get("desired") != "running":
         return _settle_cancelled(tenant, item, revision)
 
-    build_log: list[str] = []
+    build_log = ""
+    current: dict[str, Any] | None = item
     try:
-        deployments.report(
-            tenant,
-            deployment_id,
-            status="building",
-            reason="preparing the image",
-            revision=revision,
-            revision_changes={"status": "building"},
-            only_if=lambda i: i["revision"] == revision and i["status"] == "pending",
-        )
+        if _must_prepare(rev):
+            current = deployments.report(
+                tenant,
+                deployment_id,
+                status="building",
+                reason="preparing the image",
+                revision=revision,
+                revision_changes={"status": "building"},
+                only_if=_not_cancelled,
+                item=item,
+            )
         try:
             image = _prepare_image(tenant, item, rev)
         except (docker_images.ImageError, NotFound) as exc:
-            build_log.append(getattr(exc, "log", "") or "")
-            return _fail(
-                tenant, item, revision, str(getattr(exc, "reason", None) or exc), "\n".join(build_log), ""
-            )
-        build_log.append(image.log)
-        deployments.report(
-            tenant, deployment_id, revision=revision, revision_changes={"image_id": image.image_id}
-        )
-        _check_cancel(tenant, deployment_id)
+            reason = str(getattr(exc, "reason", None) or exc)
+            return _fail(tenant, item, revision, reason, getattr(exc, "log", "") or reason, "")
+        build_log = image.log
         spec = _spec(tenant, item, revision, rev["config"], image.tag)
 
-        def on_phase(phase: str, detail: str) -> None:
-            if phase == "starting":
-                _check_cancel(tenant, deployment_id)
-                deployments.report(
-                    tenant,
-                    deployment_id,
-                    status="starting",
-                    reason=detail,
-                    revision=revision,
-                    revision_changes={"status": "starting"},
-                    only_if=lambda i: i["status"] == "building",
-                )
-            elif phase == "health_check":
-                _check_cancel(tenant, deployment_id)
+        starting: Background | None = None
 
-        result = docker_deploy.rollout(
-            spec,
-            current_container_id=item.get("container_id"),
-            health_timeout=float(get_settings().deploy_health_timeout),
-            on_phase=on_phase,
-        )
+        def on_phase(phase: str, detail: str) -> None:
+            nonlocal starting
+            if phase == "starting" and starting is None:
+                # Written while the engine creates and starts the container; joined before the
+                # next report, so the history keeps its order.
+                starting = Background(
+                    functools.partial(
+                        deployments.report,
+                        tenant,
+                        deployment_id,
+                        status="starting",
+                        reason=detail,
+                        revision=revision,
+                        revision_changes={"status": "starting", "image_id": image.image_id},
+                        only_if=_not_cancelled,
+                        item=current,
+                    )
+                )
+
+        try:
+            result = docker_deploy.rollout(
+                spec,
+                current_container_id=item.get("container_id"),
+                health_timeout=float(get_settings().deploy_health_timeout),
+                on_phase=on_phase,
+            )
+        finally:
+            if starting is not None:
+                starting.wait()
+        if starting is not None:
+            try:
+                current = starting.result()
+            except Cancelled:
+                current = None  # the cancel job interrupts the health check; too late once healthy
     except Cancelled:
         _remove_strays(tenant, item, keep=_serving_container(item))
         return _settle_cancelled(tenant, deployments.get_item(tenant, deployment_id), revision)
-    _save_logs(tenant, deployment_id, revision, "\n".join(build_log), result.logs)
     if not result.healthy:
+        _save_logs(tenant, deployment_id, revision, build_log, result.logs, item["environment"])
+        latest = deployments.get_item(tenant, deployment_id)
+        if latest.get("cancel_requested"):  # the cancel job removed our new container
+            return _settle_cancelled(tenant, latest, revision)
         return _fail(tenant, item, revision, result.reason, None, None)
+    previous = item.get("serving_revision")
+    superseded = {}
+    if previous and previous != revision:
+        superseded[int(previous)] = _finish_revision("superseded", f"replaced by revision {revision}")
     deployments.report(
         tenant,
         deployment_id,
@@ -221,6 +284,7 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
         reason=f"revision {revision} healthy: {result.reason}",
         changes={
             "job": None,
+            "cancel_requested": False,
             "container_id": result.container_id,
             "image_id": result.image_id,
             "serving_revision": revision,
@@ -228,23 +292,16 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
             "restart_attempts": 0,
         },
         revision=revision,
-        revision_changes=_finish_revision("running", result.reason, container_id=result.container_id),
+        revision_changes=_finish_revision(
+            "running", result.reason, container_id=result.container_id, image_id=result.image_id
+        ),
+        more_revisions=superseded,
+        item=current,
+        logs=(build_log, result.logs),
     )
-    previous = item.get("serving_revision")
-    if previous and previous != revision:
-        deployments.report(
-            tenant,
-            deployment_id,
-            revision=previous,
-            revision_changes=_finish_revision("superseded", f"replaced by revision {revision}"),
-        )
-    _prune(tenant, deployment_id, protect={result.image_id})
+    if revision > PRUNE_KEEP:  # revisions 1..PRUNE_KEEP cannot have more images than are kept
+        _prune(tenant, deployment_id, protect={result.image_id})
     return f"revision {revision} running"
-
-
-def _check_cancel(tenant: str, deployment_id: int) -> None:
-    if deployments.get_item(tenant, deployment_id).get("cancel_requested"):
-        raise Cancelled()
 
 
 def _fail(
@@ -326,6 +383,8 @@ def control(tenant: str, deployment_id: int, action: str) -> str:
     handlers = {"stop": _stop, "restart": _restart, "cancel": _cancel, "delete": _delete}
     if action not in handlers:
         raise ValueError(f"unknown action {action!r}")
+    if action == "cancel":
+        _interrupt_rollout(tenant, deployment_id)
     with _locked(tenant, deployment_id, wait=get_settings().deploy_health_timeout + LOCK_WAIT_SECONDS):
         item = _item(tenant, deployment_id)
         if item is None:
@@ -335,6 +394,18 @@ def control(tenant: str, deployment_id: int, action: str) -> str:
         if job_id is not None and expected != job_id:
             return f"{action} of deployment {deployment_id} already done"  # a retried job
         return handlers[action](tenant, item)
+
+
+def _interrupt_rollout(tenant: str, deployment_id: int) -> None:
+    """The one step taken without the lock: remove the container a rollout is health-checking, so the
+    rollout ends at once (its health wait sees the container gone) instead of at its timeout. The
+    serving container is never touched; the rollout then settles as cancelled."""
+    item = _item(tenant, deployment_id)
+    if item is None or not item.get("cancel_requested") or item["status"] not in deployments.IN_FLIGHT:
+        return
+    for container in docker_deploy.managed_containers(tenant=tenant, deployment_id=deployment_id):
+        if container.revision == item["revision"] and container.id != item.get("container_id"):
+            docker_deploy.remove(container.id)
 
 
 def _stop(tenant: str, item: dict[str, Any]) -> str:
@@ -450,28 +521,33 @@ def reconcile_host(tenant: str, host: str) -> dict[str, int]:
     BorgOS containers nobody wants go, a rollout whose worker died ends in a definite state, and a
     serving container that died is restarted with backoff (and an error recorded)."""
     connection = jobs.redis_connection()
+    # Containers first: one that exists now belongs to a deployment the read below still sees.
+    containers: dict[int, list[docker_deploy.ManagedContainer]] = {}
+    for container in docker_deploy.managed_containers(tenant=tenant, host=host):
+        containers.setdefault(container.deployment_id, []).append(container)
     wanted = {item["id"]: item for item in deployments.deployments_on_host(tenant, host)}
     tally = {"removed": 0, "settled": 0, "failed": 0, "restarted": 0}
-    for container in docker_deploy.managed_containers(tenant=tenant, host=host):
-        item = wanted.get(container.deployment_id)
-        if item is not None and container.id == item.get("container_id"):
-            continue
-        if item is not None and docker_locks.is_locked(connection, tenant, item["id"]):
-            continue  # a job is working on it (a candidate, say)
-        docker_deploy.remove(container.id)
-        tally["removed"] += 1
+    for deployment_id, orphans in containers.items():
+        if deployment_id not in wanted:
+            for container in orphans:
+                docker_deploy.remove(container.id)
+                tally["removed"] += 1
     for item in wanted.values():
-        if docker_locks.is_locked(connection, tenant, item["id"]):
-            continue
         try:
+            # Under the deployment's lock no job runs for it, and a fresh read sees every job's result.
             with _locked(tenant, item["id"], wait=0):
                 current = _item(tenant, item["id"])
-                if current is not None:
-                    outcome = _reconcile_one(tenant, current, connection)
-                    if outcome:
-                        tally[outcome] += 1
+                if current is None:
+                    continue
+                for container in containers.get(item["id"], []):
+                    if container.id != current.get("container_id"):
+                        docker_deploy.remove(container.id)  # a retired or a killed job's container
+                        tally["removed"] += 1
+                outcome = _reconcile_one(tenant, current, connection)
+                if outcome:
+                    tally[outcome] += 1
         except docker_locks.LockBusy:
-            continue
+            continue  # a job is working on it
         except ApiError as exc:  # another writer changed it meanwhile: next round
             logger.warning(
                 "reconcile skipped a deployment", extra={"deployment_id": item["id"], "error": exc.message}
@@ -519,6 +595,7 @@ def _reconcile_one(tenant: str, item: dict[str, Any], connection: Any) -> str | 
         return None
     state = docker_deploy.state(item["container_id"]) if item.get("container_id") else "missing"
     if state == "running":
+        deployments.refresh_container_log(tenant, item, docker_deploy.logs(item["container_id"]))
         if item["status"] == "failed":
             deployments.report(tenant, item["id"], status="running", reason="container running again")
             return "restarted"

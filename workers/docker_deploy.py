@@ -207,17 +207,29 @@ def _create(spec: ContainerSpec, port: int, *, candidate: bool) -> Container:
 
 
 def _probe(spec: ContainerSpec, container: Container, port: int) -> Callable[[], tuple[bool, str]]:
-    if spec.health_path:
-        path = spec.health_path
-        return lambda: docker_health.probe_http("127.0.0.1", port, path)
+    """Wait on the container's own address (no proxy in between that could hold a connection while
+    the application starts), then confirm through the published port as a client would see it."""
+    address: list[str] = []
 
-    def tcp() -> tuple[bool, str]:
-        address = _container_address(container)
+    def own_address() -> str | None:
         if not address:
-            return False, "container has no address yet"
-        return docker_health.probe_tcp(address, spec.container_port)
+            found = _container_address(container)
+            if found:
+                address.append(found)
+        return address[0] if address else None
 
-    return tcp
+    def check() -> tuple[bool, str]:
+        inside = own_address()
+        if not inside:
+            return False, "container has no address yet"
+        if not spec.health_path:
+            return docker_health.probe_tcp(inside, spec.container_port)
+        ok, reason = docker_health.probe_http(inside, spec.container_port, spec.health_path)
+        if not ok:
+            return ok, reason
+        return docker_health.probe_http("127.0.0.1", port, spec.health_path)
+
+    return check
 
 
 def _probe_description(spec: ContainerSpec, port: int) -> str:
@@ -227,14 +239,20 @@ def _probe_description(spec: ContainerSpec, port: int) -> str:
 
 
 def _alive(container: Container) -> Callable[[], str | None]:
+    """Why the container can no longer become healthy, or None. A restart since it was started means
+    it exited, even when the poll only ever sees it running again (a slow engine, a fast restart)."""
+
     def check() -> str | None:
         try:
             container.reload()
         except docker.errors.NotFound:
             return "container disappeared"
+        code = container.attrs.get("State", {}).get("ExitCode")
         if container.status in ("exited", "dead", "restarting"):
-            code = container.attrs.get("State", {}).get("ExitCode")
             return f"container exited with code {code}"
+        restarts = int(container.attrs.get("RestartCount") or 0)
+        if restarts:
+            return f"container exited and was restarted {restarts} time(s)"
         return None
 
     return check

@@ -12,6 +12,15 @@ from dataclasses import dataclass
 
 POLL_INTERVAL_SECONDS = 0.05
 PROBE_TIMEOUT_SECONDS = 2.0
+# A SYN lost to a stale NAT entry (a port that just moved between containers) is retransmitted only
+# after 1 s; a fresh connection after a short connect timeout gets through sooner.
+CONNECT_TIMEOUT_SECONDS = 0.05
+
+
+class _QuickConnect(http.client.HTTPConnection):
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.host, self.port), timeout=CONNECT_TIMEOUT_SECONDS)
+        self.sock.settimeout(self.timeout)
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,7 @@ class HealthResult:
 
 
 def probe_http(host: str, port: int, path: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, str]:
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    connection = _QuickConnect(host, port, timeout=timeout)
     try:
         connection.request("GET", path, headers={"User-Agent": "borgos-health"})
         response = connection.getresponse()
@@ -37,7 +46,7 @@ def probe_http(host: str, port: int, path: str, timeout: float = PROBE_TIMEOUT_S
 
 def probe_tcp(host: str, port: int, timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, str]:
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=min(timeout, CONNECT_TIMEOUT_SECONDS)):
             return True, f"TCP {host}:{port} accepts connections"
     except OSError as exc:
         return False, f"TCP {host}:{port}: {exc}"

@@ -31,6 +31,7 @@ from workers.periodic import PERIODIC, Periodic, PeriodicRunner
 
 HEARTBEAT_SECONDS = 15.0
 GRACE_SECONDS = 30.0
+REGISTER_RETRY_SECONDS = 5.0
 RESPAWN_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 _PR_SET_PDEATHSIG = 1
 
@@ -68,7 +69,8 @@ class Host:
         import redis
 
         connection = redis.Redis.from_url(self.redis_url)
-        self.register()
+        if not self._register_until_done():
+            return 0  # stopped before the store answered
         self._children = [WorkerProcess(i) for i in range(self.workers)]
         for child in self._children:
             self._spawn(child)
@@ -87,6 +89,17 @@ class Host:
         finally:
             self.shutdown()
         return 0
+
+    def _register_until_done(self) -> bool:
+        """The store may not answer yet (a stack starting up): try again every few seconds."""
+        while not self.stop_event.is_set():
+            try:
+                self.register()
+                return True
+            except Exception:
+                logger.exception("registration failed; retrying", extra={"host": self.name})
+                self.stop_event.wait(REGISTER_RETRY_SECONDS)
+        return False
 
     def register(self) -> None:
         hosts.register_host(self.tenant, host_metrics.registration(self.name, self.address))
@@ -190,8 +203,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--queues",
-        default=SHARED_QUEUE,
-        help=f"comma-separated shared queues served after host.<name> (default '{SHARED_QUEUE}')",
+        # Agent tasks wait on agents-high/agents/agents-low (chalicelib/agent_tasks.py), by priority.
+        default=f"agents-high,{SHARED_QUEUE},agents,agents-low",
+        help="comma-separated shared queues served after host.<name> (default: %(default)s)",
     )
     parser.add_argument("--workers", type=int, default=2, help="RQ worker processes (default 2)")
     parser.add_argument("--heartbeat-interval", type=float, default=HEARTBEAT_SECONDS)

@@ -26,6 +26,7 @@ def primary_address() -> str:
 
 
 def registration(name: str, address: str | None = None) -> HostRegistration:
+    psutil.cpu_percent(interval=None)  # starts the measurement the first heartbeat reads
     return HostRegistration(
         name=name,
         address=address or primary_address(),

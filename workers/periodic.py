@@ -106,3 +106,7 @@ class PeriodicRunner:
             return False
         status = Job.fetch(job_id, connection=self.connection).get_status(refresh=True)
         return status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+
+# Agent tasks whose worker went away are settled as failed (issue 6).
+register_periodic("workers.agent_jobs.reap_orphans", 60.0)

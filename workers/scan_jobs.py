@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib import paths, scans
 from chalicelib.config import get_settings
+from chalicelib.errors import NotFound
 from chalicelib.logs import logger
 from chalicelib.search import storage
 from workers.scan.scanner import scan
@@ -24,7 +25,11 @@ def _host_copy(key: str) -> str:
 
 
 def scan_project(tenant: str, project_id: int, scan_id: str) -> dict[str, Any]:
-    project = scans.start(tenant, project_id, scan_id)
+    try:
+        project = scans.start(tenant, project_id, scan_id)
+    except NotFound:
+        logger.info("scan of a deleted project skipped", extra={"tenant": tenant, "project_id": project_id})
+        return {"status": "gone"}
     settings = get_settings()
     try:
         root = paths.resolve_under_roots(project["path"], settings.project_roots)

@@ -8,8 +8,11 @@ with a clear error instead of failing to load.
 | deploy      | chalicelib.deployments.request_action(tenant, deployment_id, "redeploy")       |
 | restart     | chalicelib.deployments.request_action(tenant, deployment_id, "restart")        |
 | agent_task  | chalicelib.agent_tasks.create_task(tenant, <its request model>(...), actor)    |
-| webhook     | a signed POST (Standard Webhooks) through workers.webhook_delivery.deliver; a  |
-|             | configured webhook is read with chalicelib.webhooks.service.get_endpoint       |
+| webhook     | a signed POST (Standard Webhooks) through workers.webhook_delivery.deliver to  |
+|             | `url`, or to the configured webhook chalicelib.webhooks.service.get_item reads  |
+|             | (the attempt is recorded in its deliveries: service.record_attempt);           |
+|             | a configured webhook with an `action` (a trigger) runs it instead:             |
+|             | chalicelib.webhooks.incoming.run_action(tenant, id, delivery_id=<run>)         |
 
 `execute` returns the action's output (JSON-safe) or raises ActionFailed with the reason.
 """
@@ -29,6 +32,7 @@ from pydantic import BaseModel
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ApiError
+from chalicelib.logs import logger
 from chalicelib.webhooks.models import WebhookEndpoint, WebhookMessage
 from chalicelib.webhooks.retry import Action
 from chalicelib.webhooks.targets import Resolver, system_resolver
@@ -100,7 +104,16 @@ def _webhook(ctx: Context, action: dict[str, Any]) -> dict[str, Any]:
     from workers.webhook_delivery import deliver, make_client
 
     if action.get("webhook_id") is not None:
-        endpoint = _entry("chalicelib.webhooks.service", "get_endpoint")(ctx.tenant, action["webhook_id"])
+        webhook_id = int(action["webhook_id"])
+        item = _entry("chalicelib.webhooks.service", "get_item")(ctx.tenant, webhook_id)
+        if item.get("action"):
+            # A trigger webhook: calling it runs its configured action, once per run.
+            run_action = _entry("chalicelib.webhooks.incoming", "run_action")
+            return dict(_json(run_action(ctx.tenant, webhook_id, delivery_id=f"scheduler-{ctx.run['id']}")))
+        endpoint = WebhookEndpoint.model_validate(
+            {"id": str(webhook_id), **{k: item.get(k) for k in ("url", "secret", "events", "enabled")}}
+            | {"failing_since": item.get("failing_since")}
+        )
     else:
         endpoint = WebhookEndpoint(
             id=f"task-{ctx.task['id']}", url=action["url"], secret=action["secret"], events=[WEBHOOK_EVENT]
@@ -136,6 +149,8 @@ def _webhook(ctx: Context, action: dict[str, Any]) -> dict[str, Any]:
         if ctx.http is None:
             client.close()
     record = result.record
+    if action.get("webhook_id") is not None:
+        _record_attempt(ctx.tenant, int(action["webhook_id"]), result)
     if result.action is not Action.SUCCESS:
         raise ActionFailed(f"webhook {endpoint.url}: {record.error or result.decision.reason}")
     return {
@@ -145,3 +160,15 @@ def _webhook(ctx: Context, action: dict[str, Any]) -> dict[str, Any]:
         "response_excerpt": record.response_excerpt,
         "message_id": message.id,
     }
+
+
+def _record_attempt(tenant: str, webhook_id: int, result: Any) -> None:
+    """A configured webhook's attempt goes into its delivery history (and endpoint state: failing
+    since, disabled on 410), like an event delivery. Bookkeeping: a failure here only logs."""
+    try:
+        service = importlib.import_module("chalicelib.webhooks.service")
+        record_attempt = getattr(service, "record_attempt", None)
+        if record_attempt is not None:
+            record_attempt(tenant, webhook_id, result.record, result.decision)
+    except Exception:
+        logger.exception("recording a scheduled webhook attempt failed", extra={"webhook_id": webhook_id})

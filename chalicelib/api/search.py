@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from chalicelib import search
 from chalicelib.api.routing import Req, Router
 from chalicelib.models.search import CodeHit, CodeSearchQuery, ProjectHit, ProjectSearchQuery
 
@@ -15,6 +14,8 @@ api = Router(__name__, tag="search")
     response=list[ProjectHit],
 )
 def search_projects(req: Req) -> list[dict]:
+    from chalicelib import search  # sqlite3 loads on first search, not at cold start
+
     query: ProjectSearchQuery = req.query
     return search.search_projects(req.tenant, query.query, query.limit)
 
@@ -27,5 +28,7 @@ def search_projects(req: Req) -> list[dict]:
     response=list[CodeHit],
 )
 def search_code(req: Req) -> list[dict]:
+    from chalicelib import search
+
     query: CodeSearchQuery = req.query
     return search.search_code(req.tenant, query.query, query.project_id, query.limit)

@@ -29,7 +29,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator
+
+from chalicelib.models.common import Model
 
 MICROS_PER_USD = 1_000_000
 DEFAULT_ALERT_THRESHOLDS = (0.5, 0.8, 0.95)
@@ -97,7 +99,7 @@ def month_key(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m")
 
 
-class UsageRecord(BaseModel):
+class UsageRecord(Model):
     """One LLM call (or one answered query) to add to a tenant's counters."""
 
     model: str
@@ -124,7 +126,7 @@ class UsageRecord(BaseModel):
         )
 
 
-class BudgetSettings(BaseModel):
+class BudgetSettings(Model):
     """``GET/PUT /api/v1/settings/budget``. A limit of ``null`` means no limit; 0 allows nothing.
 
     Accepts the OpenMotoko spelling too (``dailyLimit``, ``monthlyLimit``, ``alertThresholds``);
@@ -173,7 +175,7 @@ class Spend:
         return Spend(self.today_micro_usd + micros, self.month_micro_usd + micros)
 
 
-class BudgetCheck(BaseModel):
+class BudgetCheck(Model):
     allowed: bool
     exceeded: list[Period] = Field(default_factory=list)
 
@@ -203,7 +205,7 @@ def crossed_thresholds(
     return [t for t in sorted(thresholds) if before_micro < t * limit_micro <= after_micro]
 
 
-class BudgetAlert(BaseModel):
+class BudgetAlert(Model):
     period: Period
     threshold: float
     limit_usd: float
@@ -232,7 +234,7 @@ def budget_alerts(settings: BudgetSettings, before: Spend, cost_micro: int) -> l
     return alerts
 
 
-class ModelUsage(BaseModel):
+class ModelUsage(Model):
     """Counters for one model over one period (what the store keeps per tenant, day and model)."""
 
     requests: int = 0
@@ -251,7 +253,7 @@ class ModelUsage(BaseModel):
         )
 
 
-class ModelCost(BaseModel):
+class ModelCost(Model):
     model: str
     requests: int
     prompt_tokens: int
@@ -260,7 +262,7 @@ class ModelCost(BaseModel):
     cost_usd: float
 
 
-class BudgetStatus(BaseModel):
+class BudgetStatus(Model):
     daily_limit_usd: float | None
     daily_spent_usd: float
     daily_remaining_usd: float | None
@@ -270,7 +272,7 @@ class BudgetStatus(BaseModel):
     alert_thresholds: list[float]
 
 
-class CostsToday(BaseModel):
+class CostsToday(Model):
     """``GET /api/v1/costs/today``: today's (UTC) cost breakdown per model, with the budget state."""
 
     date: str

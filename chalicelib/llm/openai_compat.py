@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from chalicelib.mcp.registry import ToolContext, ToolError, ToolRegistry, ToolSpec
 from chalicelib.mcp.scrub import scrub
+from chalicelib.models.common import Model
 
 if TYPE_CHECKING:
     import httpx
@@ -65,7 +66,7 @@ class LLMConfig:
         )
 
 
-class TokenUsage(BaseModel):
+class TokenUsage(Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -78,7 +79,7 @@ class TokenUsage(BaseModel):
         )
 
 
-class LLMAnswer(BaseModel):
+class LLMAnswer(Model):
     result: Any
     tokens_used: int
     model: str
@@ -138,7 +139,7 @@ class LLMStepLimitExceeded(LLMError):
 
 
 # The parts of the chat completions wire format we read; anything else is ignored.
-class _Wire(BaseModel):
+class _Wire(Model):
     model_config = ConfigDict(extra="ignore")
 
 

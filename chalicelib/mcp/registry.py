@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import to_jsonable_python
 
 from chalicelib.mcp.scrub import scrub
+from chalicelib.models.common import Model
 
 logger = Logger(service="borgos", child=True)
 
@@ -28,7 +29,7 @@ KNOWN_SCOPES = frozenset({"read", "write", "deploy", "admin", "read:sensitive"})
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
-class ToolArgs(BaseModel):
+class ToolArgs(Model):
     """Base for tool argument models: unknown arguments are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")

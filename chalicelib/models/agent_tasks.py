@@ -7,9 +7,10 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from chalicelib.models.common import ListQuery, Out, Strict
+from chalicelib.models.common import ListQuery, Model, Out, Strict
+from chalicelib.models.hosts import HOST_NAME_PATTERN
 
 TaskStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 TASK_STATUSES: tuple[str, ...] = ("pending", "running", "completed", "failed", "cancelled")
@@ -27,6 +28,11 @@ class AgentTaskCreate(Strict):
     input_data: dict[str, Any] = Field(default_factory=dict)
     timeout_seconds: int | None = Field(
         default=None, ge=1, le=86_400, description="Default per agent type; log-monitor runs until cancelled"
+    )
+    host: str | None = Field(
+        default=None,
+        pattern=HOST_NAME_PATTERN,
+        description="Run on this worker host (e.g. where the logs are); default: any agents worker",
     )
 
 
@@ -63,7 +69,7 @@ class AgentTaskDetail(AgentTask):
 # Inputs of the built-in agent types ---------------------------------------------------------------
 
 
-class _Input(BaseModel):
+class _Input(Model):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -150,7 +156,7 @@ class HttpCheckInput(_Input):
         return statuses
 
 
-class AgentZeroInput(BaseModel):
+class AgentZeroInput(Model):
     """What an `agent-zero` task forwards: an optional prompt and any context."""
 
     model_config = ConfigDict(extra="allow")

@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from chalicelib.models.common import Out, Strict
+from chalicelib.models.hosts import HOST_NAME_PATTERN
 
 DEFAULT_PORT = 8085
 DEFAULT_IMAGE = "agent0ai/agent-zero"
-HOST_NAME = r"^[a-z0-9][a-z0-9.-]{0,62}$"
 
 
 class AgentZeroStart(Strict):
@@ -20,7 +20,7 @@ class AgentZeroStart(Strict):
 
     mode: Literal["container", "process", "external"] = "container"
     host: str | None = Field(
-        default=None, pattern=HOST_NAME, description="Worker host; default: any agents worker"
+        default=None, pattern=HOST_NAME_PATTERN, description="Worker host; default: any agents worker"
     )
     port: int = Field(default=DEFAULT_PORT, ge=1024, le=65535)
     image: str = Field(default=DEFAULT_IMAGE, min_length=1, max_length=256)

@@ -9,14 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_PAGE = 500
 
 
-class Strict(BaseModel):
+class Model(BaseModel):
+    """Every model's root: schemas are built on first use, not at import (Lambda cold start)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Model):
     """Request models refuse unknown fields: a typo must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
-class Out(BaseModel):
-    model_config = ConfigDict(defer_build=True)
+class Out(Model):
+    pass
 
 
 class ListQuery(Strict):

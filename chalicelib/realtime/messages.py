@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from chalicelib.events import CHANNELS
+from chalicelib.models.common import Model
 
 
-class _Message(BaseModel):
+class _Message(Model):
     model_config = ConfigDict(extra="forbid")
 
 

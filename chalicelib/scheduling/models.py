@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     ConfigDict,
     Field,
     StrictBool,
@@ -21,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.models.common import Model
 from chalicelib.scheduling.cron import load_zone, validate_cron
 from chalicelib.scheduling.errors import ScheduleFieldError
 from chalicelib.webhooks.errors import WebhookError
@@ -31,7 +31,7 @@ NAME_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
 DEFAULT_TZ = "UTC"
 
 
-class _Strict(BaseModel):
+class _Strict(Model):
     """Request models refuse unknown fields: a typo must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
@@ -246,7 +246,7 @@ RunTrigger = Literal["schedule", "catch_up", "manual"]
 FINISHED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
-class RunRecord(BaseModel):
+class RunRecord(Model):
     """One run as GET /scheduler/tasks/{id}/runs shows it."""
 
     model_config = ConfigDict(defer_build=True)
@@ -264,7 +264,7 @@ class RunRecord(BaseModel):
     error: str | None = None
 
 
-class SchedulerTask(BaseModel):
+class SchedulerTask(Model):
     """A task as the API shows it. A URL webhook's secret is shown whole only when it is created."""
 
     model_config = ConfigDict(defer_build=True)

@@ -6,9 +6,11 @@ the newer index, or answers 304 when the cache already holds it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,9 @@ from chalicelib.search import index, storage
 class _Open:
     etag: str
     conn: sqlite3.Connection
+    path: str
+    size: int
+    used: float = 0.0
 
 
 _open: dict[str, _Open] = {}
@@ -45,6 +50,7 @@ def connection(reference: dict[str, Any]) -> sqlite3.Connection | None:
     key, wanted = reference["key"], reference["etag"]
     held = _open.get(key)
     if held is not None and held.etag == wanted:
+        held.used = time.monotonic()
         return held.conn
     path = _local_path(key)
     cached = _read(path + ".etag") if os.path.exists(path) else None
@@ -57,12 +63,32 @@ def connection(reference: dict[str, Any]) -> sqlite3.Connection | None:
         elif cached is None:
             return None
     if held is not None and held.etag == cached:
+        held.used = time.monotonic()
         return held.conn
     if held is not None:
         held.conn.close()
     conn = index.open_for_reading(path)
-    _open[key] = _Open(str(cached), conn)
+    _open[key] = _Open(str(cached), conn, path, os.path.getsize(path), time.monotonic())
+    _evict(keep=key)
     return conn
+
+
+def _evict(keep: str) -> None:
+    """Keep the cache within Settings.search_cache_max_bytes (Lambda's /tmp is small): close and
+    delete the least recently used indexes, never the one just asked for."""
+    limit = get_settings().search_cache_max_bytes
+    total = sum(held.size for held in _open.values())
+    for key, held in sorted(_open.items(), key=lambda item: item[1].used):
+        if total <= limit:
+            return
+        if key == keep:
+            continue
+        held.conn.close()
+        for leftover in (held.path, held.path + ".etag"):
+            with contextlib.suppress(OSError):
+                os.remove(leftover)
+        del _open[key]
+        total -= held.size
 
 
 def clear() -> None:

@@ -117,10 +117,13 @@ def all_facts(conn: sqlite3.Connection) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def finish(conn: sqlite3.Connection) -> None:
-    """Merge the FTS segments (smaller file, faster queries) and compact the file before upload."""
-    conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
-    conn.execute("VACUUM")
+def finish(conn: sqlite3.Connection, *, compact: bool) -> None:
+    """Before upload. `compact` (after a cold scan or a large change) merges the FTS segments into
+    one and rewrites the file without free pages; both rewrite the whole index, so a small rescan
+    leaves the merging to FTS5's automerge."""
+    if compact:
+        conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
+        conn.execute("VACUUM")
 
 
 def open_for_reading(path: str) -> sqlite3.Connection:
@@ -129,19 +132,43 @@ def open_for_reading(path: str) -> sqlite3.Connection:
     return conn
 
 
+COMMON_LINES = 2000  # a term on more lines than this adds little to BM25 (low IDF) and costs much
+_COUNT = "SELECT count(*) FROM (SELECT 1 FROM fts WHERE fts MATCH ? LIMIT ?)"
+
+
+def _rarer(conn: sqlite3.Connection, terms: list[str]) -> list[str]:
+    """The terms to OR: common ones are left out when a rarer one is there to rank by."""
+    if len(terms) == 1:
+        return terms
+    rare = [
+        t
+        for t in terms
+        if conn.execute(_COUNT, (match_expression([t]), COMMON_LINES + 1)).fetchone()[0] <= COMMON_LINES
+    ]
+    return rare or terms
+
+
+_TOP = """
+    SELECT m.rowid, f.path, l.line, l.content, m.rank
+    FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) AS m
+    JOIN lines AS l ON l.id = m.rowid
+    JOIN files AS f ON f.id = l.file_id
+    ORDER BY m.rank, f.path, l.line
+"""
+
+
 def search(conn: sqlite3.Connection, query: str, limit: int) -> list[Hit]:
-    """The best `limit` lines for a query, best first (ties: file, then line)."""
+    """The best `limit` lines for a query, best first (ties: file, then line). Lines holding every
+    term come first; lines holding some fill the rest. Asking for all terms first keeps common
+    words cheap: BM25 is computed for every line a MATCH returns, and "all" returns few."""
     terms = query_terms(query)
     if not terms:
         return []
-    rows = conn.execute(
-        """
-        SELECT f.path, l.line, l.content, m.rank
-        FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) AS m
-        JOIN lines AS l ON l.id = m.rowid
-        JOIN files AS f ON f.id = l.file_id
-        ORDER BY m.rank, f.path, l.line
-        """,
-        (match_expression(terms), limit),
-    ).fetchall()
-    return [Hit(path, line, content, relevance(rank)) for path, line, content, rank in rows]
+    rows = []
+    if len(terms) > 1:
+        rows = conn.execute(_TOP, (match_expression(terms, "AND"), limit)).fetchall()
+    if len(rows) < limit:
+        seen = {row[0] for row in rows}
+        extra = conn.execute(_TOP, (match_expression(_rarer(conn, terms)), limit + len(rows))).fetchall()
+        rows += [row for row in extra if row[0] not in seen][: limit - len(rows)]
+    return [Hit(path, line, content, relevance(rank)) for _, path, line, content, rank in rows]

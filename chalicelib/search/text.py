@@ -28,6 +28,17 @@ def index_text(line: str) -> str:
     return line + " " + " ".join(part for word in words for part in split_camel(word))
 
 
+def index_lines(text: str, max_length: int) -> list[tuple[int, str, str]]:
+    """(line number, content, indexed text) of a file's non-blank lines, each cut at `max_length`.
+    Lines are numbered by "\n" as editors and grep do (a form feed does not start a line)."""
+    found = []
+    for number, raw in enumerate(text.split("\n"), 1):
+        if raw and not raw.isspace():
+            content = raw.rstrip("\r")[:max_length]
+            found.append((number, content, index_text(content)))
+    return found
+
+
 def query_terms(query: str) -> list[str]:
     """The distinct lowercased terms of a query: words split at underscores and punctuation, and
     camelCase words also split into their parts (`getUserName` -> getusername, get, user, name)."""
@@ -40,10 +51,10 @@ def query_terms(query: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def match_expression(terms: list[str]) -> str:
-    """An FTS5 query that matches any term (BM25 ranks lines holding more of them higher). Terms are
-    quoted, so FTS5 operators typed by a user are just words."""
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+def match_expression(terms: list[str], operator: str = "OR") -> str:
+    """An FTS5 query that matches any term (OR; BM25 ranks lines holding more of them higher) or
+    every term (AND). Terms are quoted, so FTS5 operators typed by a user are just words."""
+    return f" {operator} ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
 
 def relevance(bm25: float, saturation: float = 2.0) -> float:

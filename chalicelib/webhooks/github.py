@@ -11,8 +11,9 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
+from chalicelib.models.common import Model
 from chalicelib.webhooks.errors import SignatureVerificationError, WebhookInputError
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -53,17 +54,17 @@ class PushEvent:
     head_commit: str | None
 
 
-class _Repository(BaseModel):
+class _Repository(Model):
     model_config = ConfigDict(extra="ignore")
     full_name: str | None = None
 
 
-class _Commit(BaseModel):
+class _Commit(Model):
     model_config = ConfigDict(extra="ignore")
     id: str
 
 
-class _PushPayload(BaseModel):
+class _PushPayload(Model):
     model_config = ConfigDict(extra="ignore")
     ref: str
     before: str = ""

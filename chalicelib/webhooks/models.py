@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     JsonValue,
@@ -20,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.models.common import Model
 from chalicelib.webhooks import matching, signing, targets
 from chalicelib.webhooks.retry import Action
 
@@ -35,7 +35,7 @@ def _url(value: str) -> str:
     return value
 
 
-class HookAction(BaseModel):
+class HookAction(Model):
     """What `POST /webhooks/{id}/trigger` does: rescan a project, or redeploy its running deployments
     (rescan first, as a GitHub push does)."""
 
@@ -45,7 +45,7 @@ class HookAction(BaseModel):
     project_id: int = Field(gt=0, lt=10**12)
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(Model):
     """POST /webhooks body. A missing (or null) secret is generated; a plain secret becomes `whsec_`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -78,7 +78,7 @@ class WebhookCreate(BaseModel):
         return signing.normalize_secret(value)
 
 
-class WebhookUpdate(BaseModel):
+class WebhookUpdate(Model):
     """PATCH /webhooks/{id} body: only the fields present change; `description: null` clears it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -120,7 +120,7 @@ class WebhookUpdate(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-class WebhookEndpoint(BaseModel):
+class WebhookEndpoint(Model):
     """What a delivery needs to know about an endpoint (built by the store from its record)."""
 
     id: str = Field(min_length=1)
@@ -140,7 +140,7 @@ class WebhookEndpoint(BaseModel):
         return self.enabled and matching.matches_any(self.events, event_type)
 
 
-class WebhookMessage(BaseModel):
+class WebhookMessage(Model):
     """One event to deliver. Its id and body stay the same across retries."""
 
     id: str = Field(default_factory=signing.new_message_id, pattern=r"^[A-Za-z0-9_\-]{1,128}$")
@@ -159,7 +159,7 @@ class WebhookMessage(BaseModel):
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-class DeliveryAttempt(BaseModel):
+class DeliveryAttempt(Model):
     """The record of one attempt, as the API lists it."""
 
     message_id: str

@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.tokens import BOOTSTRAP_TENANT  # the admin token's tenant owns the local host
 from infra.local.config import REPO_ROOT, StackConfig, app_environment, parse_args, python
 from infra.local.snapshot import write_atomic
 
@@ -65,31 +66,24 @@ class Service:
         return self.process.pid if self.process else None
 
 
-def local_worker(config: StackConfig) -> tuple[list[str], Callable[[Service], bool]]:
-    """THE one place that says how the local host's worker runs. Until `workers/host.py` (the
-    worker-host process) is on main this is a plain RQ worker on the shared queue and the local
-    host's queue; switching is this one line:
-        return [python(), "-m", "workers.host", "--name", LOCAL_HOST_NAME], _rq_worker_registered"""
-    return [
-        python(),
-        "-m",
-        "rq.cli",
-        "worker",
-        "--with-scheduler",
-        "--url",
-        config.redis_url,
-        "default",
-        f"host.{LOCAL_HOST_NAME}",
-    ], _rq_worker_registered
+def local_worker(config: StackConfig) -> list[str]:
+    """THE one place that says how the local host's worker runs: the worker-host process
+    (workers/host.py: registers host "local" under the bootstrap tenant, heartbeats, RQ workers with
+    scheduler on `host.local` and `default`). Before it existed this was a plain RQ worker:
+        [python(), "-m", "rq.cli", "worker", "--with-scheduler", "--url", config.redis_url,
+         "default", f"host.{LOCAL_HOST_NAME}"]"""
+    return [python(), "-m", "workers.host", "--name", LOCAL_HOST_NAME, "--tenant", BOOTSTRAP_TENANT]
 
 
-def _rq_worker_registered(service: Service) -> bool:
+def _worker_listening(service: Service) -> bool:
+    """Ready once an RQ worker serves the local host's queue (whichever process runs it)."""
     import redis
-    from rq import Worker
+    from rq import Queue, Worker
 
     url = service.env["BORGOS_REDIS_URL"]
     with redis.Redis.from_url(url, socket_connect_timeout=1) as connection:
-        return any(worker.pid == service.pid for worker in Worker.all(connection=connection))
+        queue = Queue(f"host.{LOCAL_HOST_NAME}", connection=connection)
+        return bool(Worker.all(queue=queue))
 
 
 def _file_exists(path: Path) -> Callable[[Service], bool]:
@@ -134,7 +128,6 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
     env = app_environment(config)
     py = python()
     chalice = str(Path(py).with_name("chalice")) if Path(py).with_name("chalice").exists() else "chalice"
-    worker_argv, worker_ready = local_worker(config)
     services: list[Service] = []
     if start_redis:
         binary = shutil.which("redis-server")
@@ -198,17 +191,24 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
             ],
             _http_ok(f"{config.api_url}/health"),
         ),
-        Service("worker", worker_argv, worker_ready),
+        Service("worker", local_worker(config), _worker_listening),
     ]
     for service in services:
         service.env = env
+    # The local host scans projects under its roots (docs/scanning.md); without BORGOS_PROJECT_ROOTS
+    # they default to <state dir>/projects for the worker only, so the API keeps accepting any path.
+    worker = next(service for service in services if service.name == "worker")
+    worker.env = {
+        **env,
+        "BORGOS_PROJECT_ROOTS": env.get("BORGOS_PROJECT_ROOTS") or str(config.state_dir / "projects"),
+    }
     return services
 
 
 # -- processes ----------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: get SIGTERM should the supervisor die without stopping us."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -261,7 +261,7 @@ class Supervisor:
             stdout=service.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: Ctrl-C reaches the supervisor only
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         service.started_at = time.monotonic()
         logger.info("service started", service=service.name, pid=service.process.pid)

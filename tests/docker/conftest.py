@@ -45,7 +45,8 @@ def test_tenant() -> Iterator[str]:
         images = docker_engine.client().images
         for image in images.list(name=f"borgos/{tenant}-*"):
             for tag in image.tags:
-                images.remove(tag)
+                if tag.startswith(f"borgos/{tenant}-"):
+                    images.remove(tag, force=True)  # only this session's tags; shared layers stay
     except docker_engine.EngineUnavailable:
         pass
 

@@ -147,6 +147,8 @@ def test_failing_redeploy_keeps_the_old_revision_serving_then_rollback(
     got = stack.wait_for(deployment_id, lambda d: settled(d) and d["revision"] == 4)
     assert got["status"] == "running" and fetch(port, "/marker") == "v1"
     assert got["image_id"] == history[2]["image_id"]
+    # Nothing to build or pull: pending -> starting -> running.
+    assert [h["status"] for h in got["status_history"][-3:]] == ["pending", "starting", "running"]
     # Exactly one container serves the deployment.
     assert len(docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id)) == 1
 
@@ -194,6 +196,10 @@ def test_reconcile_restores_a_removed_container_and_removes_strays(
     restored = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)
     assert restored["status"] == "running" and restored["container_id"] != first["container_id"]
     assert fetch(port, "/marker") == "v1"
+    # Each round refreshes the stored container log.
+    deploy_jobs.reconcile_host(stack.tenant, HOST)
+    logs = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}/logs").body)
+    assert "url:/marker" in logs["container_log"]
     # Labelled containers no deployment wants (a killed job's candidate, a deleted deployment's) go.
     labels = {
         "borgos.managed": "1",
@@ -214,6 +220,33 @@ def test_reconcile_restores_a_removed_container_and_removes_strays(
     assert docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id) == []
 
 
+def test_cancel_stops_a_rollout_in_its_health_check(stack: DeployStack, project: dict[str, Any]) -> None:
+    import time
+
+    (project["dir"] / "www" / "health").unlink()  # never healthy: the rollout would wait its timeout
+    deployment_id, port = deploy(stack, project)
+    stack.wait_for(deployment_id, lambda d: d["status"] == "starting")
+    asked = time.monotonic()
+    response = stack.post(f"/api/v1/deployments/{deployment_id}/cancel")
+    assert response.status_code == 200, response.body
+    got = stack.wait_for(deployment_id, settled)
+    assert got["status"] == "cancelled" and got["container_id"] is None
+    assert time.monotonic() - asked < 8  # sooner than the health timeout
+    assert [h["status"] for h in got["status_history"]][-1] == "cancelled"
+    assert (
+        json.loads(stack.get(f"/api/v1/deployments/{deployment_id}/history").body)[0]["status"] == "cancelled"
+    )
+    assert docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id) == []
+    # The port claim went with it; cancelling a rollout that has not started settles it too.
+    again = stack.post(
+        "/api/v1/deploy", {"project_id": project["id"], "name": "again", "port": port, "host": HOST}
+    )
+    assert again.status_code == 201, again.body
+    again_id = json.loads(again.body)["id"]
+    assert stack.post(f"/api/v1/deployments/{again_id}/cancel").status_code == 200
+    assert stack.wait_for(again_id, settled)["status"] == "cancelled"
+
+
 def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
     stack: DeployStack, project: dict[str, Any]
 ) -> None:
@@ -224,7 +257,8 @@ def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
     (project["dir"] / "www" / "health").unlink()  # never healthy: the rollout waits in its health check
     deployment_id, _ = deploy(stack, project)
     stack.wait_for(deployment_id, lambda d: d["status"] == "starting")
-    stack.worker.kill()
+    stack.worker.kill()  # whichever of the host's two workers runs the rollout
+    stack.helper.kill()
     try:
         # Reconcile leaves it alone while the dead job's lock lease runs; then it settles it.
         deadline = time.monotonic() + 90
@@ -239,3 +273,41 @@ def test_a_worker_killed_mid_rollout_leaves_a_definite_state_after_reconcile(
         assert history[0]["status"] == "failed"
     finally:
         stack.worker.start()
+        stack.helper.start()
+
+
+def test_a_deployment_pinned_to_another_host_runs_only_there(
+    stack: DeployStack, project: dict[str, Any], tmp_path: Path
+) -> None:
+    import time
+
+    import redis
+    from rq import Queue
+
+    from chalicelib import hosts
+    from chalicelib.models.hosts import HostRegistration
+    from tests.support.deploy_stack import Worker
+
+    other = "otherhost"
+    hosts.register_host(
+        stack.tenant, HostRegistration(name=other, address="127.0.0.1", cpu_count=1, memory_bytes=2**30)
+    )
+    deployment_id, port = deploy(stack, project, host=other)
+    queue = Queue(f"host.{other}", connection=redis.Redis.from_url(stack.env["BORGOS_REDIS_URL"]))
+    job_id = json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)["job"]
+    deadline = time.monotonic() + 30
+    while job_id not in queue.job_ids:  # the stream pump delivers it to that host's queue only
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert json.loads(stack.get(f"/api/v1/deployments/{deployment_id}").body)["status"] == "pending"
+    worker = Worker([f"host.{other}"], stack.worker.env, tmp_path / "other.log")
+    worker.start()
+    try:
+        got = stack.wait_for(deployment_id, settled)
+        assert got["status"] == "running" and got["host"] == other and fetch(port, "/marker") == "v1"
+        [container] = docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id)
+        assert container.host == other
+        stack.post(f"/api/v1/deployments/{deployment_id}/stop")
+        assert stack.wait_for(deployment_id, settled)["status"] == "stopped"
+    finally:
+        worker.stop()

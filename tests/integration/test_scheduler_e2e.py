@@ -1,7 +1,7 @@
 """End to end on the REAL local stack: a task due in the next minute is queued once by the tick
 that the stack's schedule emulation calls, runs on the stack's RQ worker (a signed webhook to this
-test's HTTP endpoint), and its run shows in the history and in the event log (`task_run` on the
-`tasks` channel, what the WebSocket fan-out sends). Real time: the stack's tick comes every
+test's HTTP endpoint), and its run shows in the history, in the event log and on a WebSocket
+subscribed to the `tasks` channel (`task_run` events). Real time: the stack's tick comes every
 minute, so this test waits up to about two minutes."""
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
 from chalicelib.store import keys
 from chalicelib.webhooks import signing
 from tests.support.http_receiver import Receiver
+from tests.support.realtime import recv, subscribe
+
+pytestmark = pytest.mark.integration
 
 # Skipped until the local stack's fixtures (tests/integration/conftest.py) are on this branch.
 pytest.importorskip("tests.support.local_stack")
@@ -32,6 +36,14 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
+@pytest.fixture
+def ws(local_stack: Any) -> Iterator[ClientConnection]:
+    """A WebSocket client of the stack, subscribed to the `tasks` channel."""
+    with connect(f"{local_stack.ws_url}?token={local_stack.token}", open_timeout=10) as socket:
+        subscribe(socket, ["tasks"])
+        yield socket
+
+
 def wait_for_run(api: httpx.Client, task_id: int, deadline: float) -> list[dict[str, Any]]:
     """Poll the history (an external process does the work) until a run has finished."""
     while True:
@@ -44,7 +56,7 @@ def wait_for_run(api: httpx.Client, task_id: int, deadline: float) -> list[dict[
 
 
 def test_a_task_due_in_the_next_minute_runs_once(
-    local_stack: Any, api: httpx.Client, stack_store: Any, receiver: Receiver
+    api: httpx.Client, stack_store: Any, receiver: Receiver, ws: ClientConnection
 ) -> None:
     # One instant only: the next whole minute at least 5 s away, spelled out in the cron fields.
     due = (datetime.now(UTC) + timedelta(seconds=65)).replace(second=0, microsecond=0)
@@ -78,5 +90,17 @@ def test_a_task_due_in_the_next_minute_runs_once(
             ("tasks", "completed"),
         ]
         assert api.get(f"/api/v1/scheduler/tasks/{task['id']}").json()["next_run_at"] > run["scheduled_at"]
+        # The same events on the WebSocket, in order, with their sequence numbers.
+        seen: list[dict[str, Any]] = []
+        while len(seen) < 3:
+            frame = recv(ws, timeout=30)
+            if frame["type"] == "task_run" and frame["data"]["id"] == run["id"]:
+                seen.append(frame)
+        assert [(f["channel"], f["data"]["status"]) for f in seen] == [
+            ("tasks", "pending"),
+            ("tasks", "running"),
+            ("tasks", "completed"),
+        ]
+        assert [f["seq"] for f in seen] == [int(e["seq"]) for e in mine]
     finally:
         api.delete(f"/api/v1/scheduler/tasks/{task['id']}")

@@ -52,6 +52,8 @@ class StreamPump:
             aws.client("dynamodb"), aws.client("dynamodbstreams"), get_settings().table_name
         )
         self._stop = threading.Event()
+        # Called with every batch after the handler: lets a caller await a change instead of polling.
+        self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
         self._thread.start()
 
@@ -62,6 +64,8 @@ class StreamPump:
             records = self._reader.drain()
             if records:
                 stream.handle_records(records)
+                for listener in list(self.listeners):
+                    listener(records)
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,6 +123,8 @@ class DeployStack:
     host: str
     env: dict[str, str]
     worker: Worker
+    pump: StreamPump
+    helper: Worker  # a second worker on the same queue (a host runs several): cancel runs beside a rollout
     extra: dict[str, Any] = field(default_factory=dict)
 
     def _headers(self) -> dict[str, str]:
@@ -154,7 +160,9 @@ class DeployStack:
             time.sleep(0.1)
 
     def worker_log(self) -> str:
-        return self.worker.log.read_text(errors="replace")[-4000:] if self.worker.log.exists() else ""
+        return "\n".join(
+            w.log.read_text(errors="replace")[-3000:] for w in (self.worker, self.helper) if w.log.exists()
+        )
 
 
 @contextmanager
@@ -189,7 +197,9 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     _reset()
-    worker = Worker([f"host.{host}"], {**os.environ, **env, "PYTHONPATH": str(ROOT)}, workdir / "worker.log")
+    worker_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    worker = Worker([f"host.{host}"], worker_env, workdir / "worker.log")
+    helper = Worker([f"host.{host}"], worker_env, workdir / "helper.log")
     pump = None
     try:
         import redis
@@ -203,6 +213,7 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
         create_table(aws.client("dynamodb"), TABLE)
         pump = StreamPump()
         worker.start()
+        helper.start()
         hosts.register_host(
             tenant, HostRegistration(name=host, address="127.0.0.1", cpu_count=1, memory_bytes=2**30)
         )
@@ -210,10 +221,11 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
         from app import app
 
         with Client(app) as client:
-            yield DeployStack(client, token, tenant, host, env, worker)
+            yield DeployStack(client, token, tenant, host, env, worker, pump, helper)
         jobs.redis_connection.cache_clear()
     finally:
         worker.stop()
+        helper.stop()
         if pump is not None:
             pump.stop()
         server.stop()

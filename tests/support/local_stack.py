@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.config import REPO_ROOT, StackConfig, to_env
+from infra.local.stack import die_with_parent
 
 
 def free_port() -> int:
@@ -54,9 +55,8 @@ class LocalStack:
         return self.config.logs_dir
 
     def service_pids(self) -> set[int]:
-        """Every process the supervisor started and their descendants (all in its services' groups)."""
-        leaders = _pgrep("-P", str(self.process.pid))
-        return leaders | {pid for leader in leaders for pid in _pgrep("-g", str(leader))}
+        """Every live process below the supervisor (services and whatever they started)."""
+        return descendants(self.process.pid)
 
     def stop(self, signum: int = signal.SIGINT, timeout: float = 60) -> int:
         """Ctrl-C (by default) and wait for the supervisor to finish stopping everything."""
@@ -69,9 +69,23 @@ class LocalStack:
             raise
 
 
-def _pgrep(*args: str) -> set[int]:
-    found = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout.split()
-    return {int(pid) for pid in found}
+def descendants(root: int) -> set[int]:
+    """Every live descendant of `root`, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 def alive(pid: int) -> bool:
@@ -97,6 +111,7 @@ def start_stack(config: StackConfig, *, timeout: float = 90) -> LocalStack:
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,  # a killed test run stops its stack too
     )
     output.close()
     stack = LocalStack(config=config, process=process)

@@ -235,3 +235,36 @@ def test_agent_zero_unreachable_fails_the_task_with_the_reason(
     task = body(alice.get("/api/v1/agent/tasks/1"))
     assert task["status"] == "failed"
     assert task["error"] == f"Agent Zero at {closed} is not reachable: connection refused or host unknown"
+
+
+def test_a_running_task_whose_job_is_gone_is_settled_as_failed(
+    alice: Caller, run_jobs: Callable[[], None], site: str
+) -> None:
+    from workers.agent_jobs import reap_orphans
+
+    check = {"agent_type": "http-check", "description": "up?", "input_data": {"url": f"{site}/health"}}
+    alice.post("/api/v1/agent/task", check)  # its job never reaches Redis: the worker "died" with it
+    alice.post("/api/v1/agent/task", check)
+    run_jobs()  # task 1 and 2 complete normally
+    alice.post("/api/v1/agent/task", check)
+    agent_tasks.start_task("alice", 3)  # as a worker would, before being killed
+    assert reap_orphans("local", "alice") == [3]
+    task = body(alice.get("/api/v1/agent/tasks/3"))
+    assert (
+        task["status"] == "failed" and task["error"] == "The worker running this task went away (job missing)"
+    )
+    assert [t["status"] for t in body(alice.get("/api/v1/agent/tasks"))][1:] == ["completed", "completed"]
+    assert reap_orphans("local", "alice") == []
+
+
+def test_a_running_task_whose_job_is_alive_is_left_alone(
+    alice: Caller, stream: StreamReader, redis_queue: str, site: str
+) -> None:
+    from workers.agent_jobs import reap_orphans
+
+    check = {"agent_type": "http-check", "description": "up?", "input_data": {"url": f"{site}/health"}}
+    alice.post("/api/v1/agent/task", check)
+    enqueue_committed(stream)  # queued on RQ, not yet picked up
+    agent_tasks.start_task("alice", 1)
+    assert reap_orphans("local", "alice") == []
+    assert body(alice.get("/api/v1/agent/tasks/1"))["status"] == "running"

@@ -199,3 +199,16 @@ def test_audit_records_task_actions_without_secrets(alice: Caller) -> None:
     assert body(alice.get("/api/v1/audit?since=2999-01-01T00:00:00Z")) == []
     assert len(body(alice.get("/api/v1/audit?since=2000-01-01T00:00:00Z"))) == 2
     assert alice.get("/api/v1/audit?since=yesterday").status_code == 400
+
+
+def test_a_task_can_be_pinned_to_a_registered_host(alice: Caller, project: None) -> None:
+    from tests.unit.test_deployments_api import register_host
+
+    assert alice.post("/api/v1/agent/task", {**MONITOR, "host": "web-1"}).status_code == 404
+    assert stored("alice", "TASK#") == [] and stored("alice", "JOB#") == []
+    register_host("alice", "web-1")
+    assert alice.post("/api/v1/agent/task", {**MONITOR, "host": "web-1"}).status_code == 201
+    (job,) = stored("alice", "JOB#")
+    assert job["queue"] == "host.web-1"
+    assert alice.post("/api/v1/agent-zero/start", {"host": "nowhere"}).status_code == 404
+    assert stored("alice", "AGENTZERO") == []

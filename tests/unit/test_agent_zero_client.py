@@ -14,7 +14,6 @@ import pytest
 from pydantic import ValidationError
 
 from workers.agent_zero import (
-    CAPABILITIES,
     DEFAULT_URL,
     AgentZeroClient,
     AgentZeroConfig,
@@ -225,19 +224,3 @@ def test_task_message_without_prompt_uses_the_description() -> None:
 def test_bad_task_bodies_are_refused(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         AgentZeroTask.model_validate(body)
-
-
-def test_capabilities_match_the_reference() -> None:
-    # GET /api/v1/agent-zero/capabilities in the reference, in its order.
-    assert list(CAPABILITIES) == [
-        "code_execution",
-        "web_browsing",
-        "file_operations",
-        "shell_commands",
-        "memory_management",
-        "task_scheduling",
-        "multi_agent_coordination",
-        "knowledge_retrieval",
-        "image_analysis",
-        "api_integration",
-    ]

@@ -563,3 +563,14 @@ def test_logs_redact_environment_values(alice: Caller, project: None) -> None:
 def test_redact_prefers_the_longest_value() -> None:
     assert deployments.redact("abcdef abcd", {"A": "abcd", "B": "abcdef"}) == "[REDACTED] [REDACTED]"
     assert deployments.redact("text", {}) == "text"
+
+
+def test_reconcile_refreshes_the_container_log_only_when_it_changed(alice: Caller, project: None) -> None:
+    deploy(alice, environment={"API_KEY": "s3cr3t-value"})
+    _finish("alice", 1, 1, "sha256:one")
+    deployments.save_logs("alice", 1, 1, "built", "line 1\n")
+    item = deployments.get_item("alice", 1)
+    assert deployments.refresh_container_log("alice", item, "line 1\n") is False
+    assert deployments.refresh_container_log("alice", item, "line 1\nkey s3cr3t-value\n") is True
+    logs = body(alice.get("/api/v1/deployments/1/logs"))
+    assert logs["build_log"] == "built" and logs["container_log"] == "line 1\nkey [REDACTED]\n"

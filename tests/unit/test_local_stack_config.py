@@ -56,3 +56,43 @@ def test_stopping_a_service_stops_its_whole_process_group(tmp_path: Path) -> Non
     supervisor._stop_group(service, timeout=5)
     assert not _group_alive(pgid)
     assert subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True).returncode == 1
+
+
+def test_a_service_that_dies_is_restarted(tmp_path: Path) -> None:
+    import threading
+
+    from infra.local.stack import Service, Supervisor
+
+    supervisor = Supervisor(StackConfig(state_dir=tmp_path))
+    marker = tmp_path / "starts"
+    service = Service(
+        "flaky", ["sh", "-c", f"echo start >> {marker}; exit 3"], lambda _s: True, env=dict(os.environ)
+    )
+    supervisor.services = [service]
+    supervisor.start(service)
+    watcher = threading.Thread(target=supervisor.supervise)
+    watcher.start()
+    deadline = time.monotonic() + 10
+    try:
+        while not marker.exists() or len(marker.read_text().split()) < 2:
+            assert time.monotonic() < deadline, "not restarted"
+            time.sleep(0.05)
+    finally:
+        supervisor.stopping.set()
+        watcher.join()
+        supervisor.stop_all()
+    assert service.failures >= 1
+
+
+def test_a_service_that_cannot_start_fails_the_start_with_its_log(tmp_path: Path) -> None:
+    from infra.local.stack import Service, StackError, Supervisor
+
+    supervisor = Supervisor(StackConfig(state_dir=tmp_path, ready_timeout=10))
+    service = Service(
+        "broken", ["sh", "-c", "echo cannot bind >&2; exit 1"], lambda _s: False, env=dict(os.environ)
+    )
+    supervisor.services = [service]
+    supervisor.start(service)
+    with pytest.raises(StackError, match=r"broken exited with 1(.|\n)*cannot bind"):
+        supervisor.wait_ready([service])
+    supervisor.stop_all()

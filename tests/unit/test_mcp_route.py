@@ -81,26 +81,31 @@ def payload(result: CallToolResult) -> Any:
 def test_the_client_lists_tools_and_calls_them_as_the_token_s_tenant(mcp_url: str) -> None:
     from chalicelib.models.projects import ProjectCreate
     from chalicelib.projects import create_project
+    from tests.unit.test_deployments_api import register_host
 
     create_project("alice", ProjectCreate(name="MyWebApp", path="/projects/mywebapp"))
     create_project("bob", ProjectCreate(name="BobsApp", path="/projects/bob"))
+    register_host("alice", "local")
     token = issue("alice", ["read", "write", "deploy"])
 
-    async def work(session: ClientSession) -> tuple[Any, CallToolResult, CallToolResult]:
+    async def work(session: ClientSession) -> tuple[Any, CallToolResult, CallToolResult, CallToolResult]:
         tools = await session.list_tools()
         listed = await session.call_tool("list_projects", {})
+        deployed = await session.call_tool("deploy_project", {"project_id": 1, "port": 8090})
         created = await session.call_tool(
             "create_agent_task",
             {"agent_type": "http-check", "description": "up?", "input_data": {"url": "https://example.com"}},
         )
-        return tools, listed, created
+        return tools, listed, deployed, created
 
-    tools, listed, created = with_session(mcp_url, token, work)
+    tools, listed, deployed, created = with_session(mcp_url, token, work)
     by_name = {tool.name: tool for tool in tools.tools}
     assert {"list_projects", "deploy_project", "create_agent_task", "search_code"} <= set(by_name)
     assert by_name["deploy_project"].input_schema["required"] == ["project_id", "port"]
     assert not listed.is_error
     assert [p["name"] for p in payload(listed)] == ["MyWebApp"]
+    assert not deployed.is_error, payload(deployed)
+    assert payload(deployed) == {"message": "Deployment created on port 8090", "id": 1}
     assert payload(created) == {"message": "Task created and queued", "task_id": 1}
 
 
@@ -127,3 +132,11 @@ def test_without_a_token_there_is_no_session(mcp_url: str, client: Client) -> No
         headers={"Accept": "application/json, text/event-stream"},
     )
     assert response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED"
+
+
+def test_get_offers_no_stream_in_a_stateless_server(mcp_url: str) -> None:
+    import httpx
+
+    token = issue("alice", ["read"])
+    response = httpx.get(mcp_url, headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"})
+    assert response.status_code == 405 and response.headers["x-request-id"].startswith("req_")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 
 import pytest
 import redis
@@ -18,19 +19,20 @@ def connection(redis_url: str) -> redis.Redis:
 
 
 def test_due_jobs_go_to_the_host_queue_once_while_pending(connection: redis.Redis) -> None:
+    name = f"alpha{uuid.uuid4().hex[:6]}"  # no worker of another test listens on its queue
     runner = PeriodicRunner(
-        "alpha",
+        name,
         "acme",
         connection,
-        [Periodic("workers.host_jobs.ping", 0.001), Periodic("workers.not_merged_yet.run", 1)],
+        [Periodic("workers.host_jobs.ping", 0.0), Periodic("workers.not_merged_yet.run", 1)],
     )
     assert [job.function for job in runner.jobs] == ["workers.host_jobs.ping"]  # missing module skipped
     first = runner.tick()
-    assert len(first) == 1 and first[0].startswith("periodic-alpha-ping-")
-    queue = Queue("host.alpha", connection=connection)
+    assert len(first) == 1 and first[0].startswith(f"periodic-{name}-ping-")
+    queue = Queue(f"host.{name}", connection=connection)
     assert queue.job_ids == first
     job = queue.fetch_job(first[0])
-    assert job is not None and job.kwargs == {"host": "alpha", "tenant": "acme"}
+    assert job is not None and job.kwargs == {"host": name, "tenant": "acme"}
     assert runner.tick() == []  # the previous run has not run yet: no pile-up
     job.delete()
     assert len(runner.tick()) == 1
@@ -59,7 +61,7 @@ def test_register_replaces_by_function() -> None:
 def test_host_cli_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BORGOS_HOST_TENANT", "acme")
     args = host.parse_args(["--name", "alpha", "--periodic", "workers.host_jobs.ping:2.5"])
-    assert (args.tenant, args.workers, args.queues) == ("acme", 2, "default")
+    assert (args.tenant, args.workers, args.queues) == ("acme", 2, "agents-high,default,agents,agents-low")
     assert args.periodic == [Periodic("workers.host_jobs.ping", 2.5)]
     for bad in (
         ["--name", "Bad Name"],
@@ -70,3 +72,22 @@ def test_host_cli_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
             host.parse_args(bad)
     with pytest.raises(argparse.ArgumentTypeError):
         host.parse_periodic("workers.a.b:soon")
+
+
+def test_host_registration_retries_until_the_store_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def flaky(tenant: str, registration: object) -> None:
+        calls.append(tenant)
+        if len(calls) < 3:
+            raise RuntimeError("store not up yet")
+
+    monkeypatch.setattr(host.hosts, "register_host", flaky)
+    monkeypatch.setattr(host.host_metrics, "registration", lambda name, address: None)
+    monkeypatch.setattr(host, "REGISTER_RETRY_SECONDS", 0.01)
+    worker_host = host.Host(name="alpha", tenant="acme", redis_url="redis://unused", queues=["host.alpha"])
+    assert worker_host._register_until_done() is True
+    assert calls == ["acme"] * 3
+    stopped = host.Host(name="beta", tenant="acme", redis_url="redis://unused", queues=["host.beta"])
+    stopped.stop_event.set()
+    assert stopped._register_until_done() is False

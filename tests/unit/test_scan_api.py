@@ -50,7 +50,7 @@ def test_the_job_writes_every_field_onto_the_project(alice: Caller, roots: Path)
     shown = body(alice.get(f"/api/v1/projects/{project['id']}"))
     assert shown["scan_status"] == "completed" and shown["last_scan_at"]
     assert shown["tech_stack"] == ["python", "flask", "postgresql", "redis", "docker"]
-    assert (shown["health_score"], shown["vibe_score"], shown["eco_score"]) == (80, 92, 57)
+    assert (shown["health_score"], shown["vibe_score"], shown["eco_score"]) == (80, 93, 57)
     assert shown["errors"] == []
     meta = shown["metadata"]
     assert (meta["lines_of_code"], meta["test_coverage"], meta["dependencies"]) == (17, 78.5, 3)
@@ -167,3 +167,11 @@ def test_the_scan_job_runs_on_a_real_rq_worker(alice: Caller, roots: Path, redis
     assert shown["scan_status"] == "completed" and shown["health_score"] == 80
     item = get_store().get(keys.tenant_pk("alice"), keys.entity_sk("PROJECT", project["id"]))
     assert item is not None and item["search_index"]["key"] == f"search/alice/{project['id']}/code.sqlite"
+
+
+def test_a_scan_of_a_project_deleted_meanwhile_does_nothing(alice: Caller, roots: Path) -> None:
+    project = create(alice, write(roots / "shop", PYTHON_WEB_APP))
+    alice.post(f"/api/v1/projects/{project['id']}/scan")
+    assert alice.delete(f"/api/v1/projects/{project['id']}").status_code == 204
+    assert run_scan_jobs("alice", set()) == [{"status": "gone"}]
+    assert events("alice", "scan_completed") == [] and events("alice", "scan_failed") == []

@@ -258,6 +258,33 @@ def test_webhook_secret_is_shown_once(clock: Any, alice: Caller) -> None:
     assert updated["action"]["secret"] == "whsec_********"
     [item] = items("alice", "SCHEDTASK#0")
     assert item["action"]["secret"] == secret
+    # A new URL without a secret gets a new generated one, shown in that answer.
+    moved = body(alice.put(f"{BASE}/1", {"action": {"type": "webhook", "url": "https://example.org/h"}}))
+    assert moved["action"]["secret"] not in (secret, "whsec_********")
+    assert moved["action"]["secret"].startswith("whsec_")
+    assert body(alice.get(f"{BASE}/1"))["action"] == {
+        "type": "webhook",
+        "url": "https://example.org/h",
+        "secret": "whsec_********",
+        "payload": {},
+    }
+
+
+def test_the_tick_handler_and_the_routes_are_wired(clock: Any, alice: Caller, client: Any) -> None:
+    create(alice, cron="*/5 * * * *", tz="UTC")
+    clock.advance(timedelta(minutes=5))
+    client.lambda_.invoke(
+        "scheduler_tick", client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+    )
+    assert [r["trigger"] for r in body(alice.get(f"{BASE}/1/runs"))] == ["schedule"]
+    paths = body(alice.get("/openapi.json"))["paths"]
+    assert {
+        f"{BASE}",
+        f"{BASE}/{{id}}",
+        f"{BASE}/{{id}}/toggle",
+        f"{BASE}/{{id}}/run",
+        f"{BASE}/{{id}}/runs",
+    } <= set(paths)
 
 
 def test_scopes(clock: Any, client: Any) -> None:

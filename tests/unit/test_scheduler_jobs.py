@@ -4,6 +4,7 @@ backoff driven by the manual clock, history retention, deleted tasks and duplica
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -210,34 +211,48 @@ def test_a_crashing_action_is_recorded_as_an_internal_error(
     assert run is not None and (run["status"], run["error"]) == ("failed", "internal error: KeyError")
 
 
-def test_configured_webhook_is_read_through_the_webhook_service_contract(
-    clock: Any, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`webhook_id` calls chalicelib.webhooks.service.get_endpoint(tenant, id) -> WebhookEndpoint
-    (issue 4). Until that module is on main, a stand-in module honours the same contract."""
-    import importlib.util
-    import sys
-    import types
+def configured_webhook(receiver: Receiver, **extra: Any) -> int:
+    """A webhook created through the webhook service (outbound, or a trigger with `action`)."""
+    from chalicelib.webhooks import service
+    from chalicelib.webhooks.models import WebhookCreate
 
-    from chalicelib.webhooks.models import WebhookEndpoint
+    request = WebhookCreate.model_validate({"url": receiver.url, "events": ["*"], "secret": SECRET, **extra})
+    return int(service.create_webhook("alice", request).id)
 
-    if importlib.util.find_spec("chalicelib.webhooks.service") is not None:
-        pytest.skip("the real webhook service is on main: covered by its own tests")
-    asked = []
 
-    def get_endpoint(tenant: str, webhook_id: int) -> WebhookEndpoint:
-        asked.append((tenant, webhook_id))
-        return WebhookEndpoint(id=str(webhook_id), url=receiver.url, secret=SECRET, events=["*"])
+def test_a_configured_webhook_is_called_signed(clock: Any, receiver: Receiver) -> None:
+    from chalicelib.webhooks import service
 
-    monkeypatch.setitem(
-        sys.modules, "chalicelib.webhooks.service", types.SimpleNamespace(get_endpoint=get_endpoint)
-    )
-    task_id = make({"type": "webhook", "webhook_id": 7})
+    webhook_id = configured_webhook(receiver)
+    task_id = make({"type": "webhook", "webhook_id": webhook_id})
     run = execute(clock, task_id, due_run(clock, task_id))
-    assert run is not None and run["status"] == "completed"
-    assert asked == [("alice", 7)]
+    assert run is not None and run["status"] == "completed", run
     [(headers, raw)] = receiver.received
     signing.verify(SECRET, headers, raw, now=clock().timestamp())
+    assert json.loads(raw)["data"]["task_id"] == task_id
+    # The call shows in the webhook's delivery history.
+    [delivery], _, total = service.list_deliveries("alice", webhook_id, limit=10)
+    assert (total, delivery.status_code, delivery.event_type) == (1, 200, "scheduler.task_run")
+
+
+@pytest.mark.skipif(
+    not hasattr(importlib.import_module("chalicelib.webhooks.incoming"), "run_action"),
+    reason="chalicelib.webhooks.incoming.run_action (the realtime/webhooks branch) is not on main yet",
+)
+def test_a_trigger_webhook_runs_its_action_once_per_run(clock: Any, receiver: Receiver) -> None:
+    """A webhook with an action is triggered (chalicelib.webhooks.incoming.run_action), not called."""
+    from chalicelib import projects
+    from chalicelib.models.projects import ProjectCreate
+
+    project_id = projects.create_project("alice", ProjectCreate(name="web", path="/srv/web")).id
+    webhook_id = configured_webhook(receiver, action={"type": "scan", "project_id": project_id})
+    task_id = make({"type": "webhook", "webhook_id": webhook_id})
+    key = due_run(clock, task_id)
+    run = execute(clock, task_id, key)
+    assert run is not None and run["status"] == "completed", (run or {}).get("error")
+    assert (run["output"]["action"], run["output"]["project_id"]) == ("scan", project_id)
+    assert any(job["function"] == "workers.scan_jobs.scan_project" for job in jobs("alice"))
+    assert receiver.received == []
 
 
 def test_a_due_run_goes_through_the_stream_and_rq_to_the_worker_once(

@@ -115,3 +115,18 @@ def test_a_project_never_scanned_is_simply_not_searched(alice: Caller, roots: Pa
     alice.post("/api/v1/projects", {"name": "fresh", "path": str(roots / "fresh")})
     assert body(alice.post("/api/v1/search/code?query=anything")) == []
     assert [hit["name"] for hit in body(alice.post("/api/v1/search/projects?query=fresh"))] == ["fresh"]
+
+
+def test_the_cache_stays_within_its_size_limit(
+    alice: Caller, roots: Path, scanned: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.config import reset_settings
+    from chalicelib.search import cache
+
+    cache.clear()
+    monkeypatch.setenv("BORGOS_SEARCH_CACHE_MAX_BYTES", "1")
+    reset_settings()
+    hits = body(alice.post("/api/v1/search/code?query=user+express&limit=50"))
+    assert {Path(hit["file"]).relative_to(roots).parts[0] for hit in hits} == {"shop", "dashboard"}
+    assert len(cache._open) == 1  # the other index was closed and its file removed
+    assert len(list((roots.parent / "cache").glob("*.sqlite"))) == 1

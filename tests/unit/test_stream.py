@@ -56,3 +56,13 @@ def test_deliberate_deletes_are_not_taken_for_ttl(two_errors: dict[str, Any]) ->
     record["userIdentity"] = None
     assert stream.account_expired_errors([record]) == 0
     assert errorlog.list_errors("alice", limit=10)[2] == 2
+
+
+def test_expired_errors_of_a_deleted_project_do_not_bring_it_back(two_errors: dict[str, Any]) -> None:
+    from app import on_table_change
+    from chalicelib import errorlog, projects
+
+    projects.delete_project("alice", 1)
+    on_table_change({"Records": [_ttl_removal(two_errors)]}, None)
+    assert get_store().get(keys.tenant_pk("alice"), keys.entity_sk("PROJECT", 1)) is None
+    assert errorlog.list_errors("alice", limit=10, severity="critical")[2] == 0

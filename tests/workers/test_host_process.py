@@ -127,7 +127,13 @@ def test_two_hosts_register_heartbeat_serve_their_queues_and_stop_cleanly(stack:
         assert alpha.metrics is not None
         redis_port = int(stack["BORGOS_REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
         assert redis_port in alpha.metrics.listening_ports
-        assert set(alpha.metrics.queue_depth) == {"host.alpha", "default"}
+        assert set(alpha.metrics.queue_depth) == {
+            "host.alpha",
+            "agents-high",
+            "default",
+            "agents",
+            "agents-low",
+        }
 
         assert run_on("host.alpha", connection)["host"] == "alpha"
         assert run_on("host.beta", connection)["host"] == "beta"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.search.text import index_text
+from chalicelib.search.text import index_lines
 from workers.scan import coverage, findings, manifests
 from workers.scan.languages import LANGUAGES, language_of
 from workers.scan.walk import COVERAGE_FILES
@@ -73,11 +73,7 @@ def analyze(rel: str, path: str) -> dict[str, Any]:
         errors = finder(text, rel)
         if errors:
             facts["errors"] = [list(error) for error in errors]
-    facts["lines"] = [
-        (number, line[:MAX_INDEXED_LINE], index_text(line[:MAX_INDEXED_LINE]))
-        for number, line in enumerate(text.splitlines(), 1)
-        if line.strip()
-    ]
+    facts["lines"] = index_lines(text, MAX_INDEXED_LINE)
     return facts
 
 

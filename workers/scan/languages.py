@@ -5,6 +5,7 @@ after code on a line is followed to its end."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 
@@ -92,52 +93,59 @@ def count_lines(text: str, language: Language) -> tuple[int, int, int]:
     code = comments = blanks = 0
     line_comments = language.line_comments
     blocks = language.blocks
+    starts, trailing = _markers(language)
     closing: str | None = None  # the end marker of the block comment we are in
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             blanks += 1
-            continue
-        if closing is not None:
+        elif closing is not None:
             comments += 1
             if closing in line:
                 closing = None
-            continue
-        if line_comments and line.startswith(line_comments):
+        elif line_comments and line.startswith(line_comments):
             comments += 1
-            continue
-        opened = _opening(line, blocks)
-        if opened is not None:
-            start, end = opened
+        elif starts and line.startswith(starts):
             comments += 1
+            start, end = _opening(line, blocks)
             if end not in line[len(start) :]:
                 closing = end
-            continue
-        code += 1
-        if blocks:
-            closing = _left_open(line, blocks)
+        else:
+            code += 1
+            if trailing:
+                closing = _left_open(line, trailing)
     return code, comments, blanks
 
 
-def _opening(line: str, blocks: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
+_PREFIXES = "rRuUbB"
+
+
+@cache
+def _markers(language: Language) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """What opens a comment block at a line's start (Python docstrings may carry a prefix: r\"\"\"),
+    and the blocks that may open after code (C-like; Python's triple quotes after code are strings)."""
+    starts = [start for start, _ in language.blocks]
+    if '"""' in starts:
+        starts += [prefix + quote for prefix in _PREFIXES for quote in ('"""', "'''")]
+    trailing = tuple((start, end) for start, end in language.blocks if start not in ('"""', "'''"))
+    return tuple(starts), trailing
+
+
+def _opening(line: str, blocks: tuple[tuple[str, str], ...]) -> tuple[str, str]:
     for start, end in blocks:
         if line.startswith(start):
             return start, end
-    # Python docstrings with a prefix: r\"\"\"...
-    if len(line) > 3 and line[0] in "rRuUbB" and blocks and blocks[0][0] == '"""':
-        for start, end in blocks:
-            if line[1:].startswith(start):
-                return line[0] + start, end
-    return None
+    for start, end in blocks:  # a prefixed docstring
+        if line[1:].startswith(start):
+            return line[0] + start, end
+    raise ValueError(line)  # callers check `starts` first
 
 
 def _left_open(line: str, blocks: tuple[tuple[str, str], ...]) -> str | None:
-    """A block comment that opens after code and does not close on the same line (C-like only:
-    Python triple quotes after code are strings, not comments)."""
+    """A block comment that opens after code and does not close on the same line."""
     for start, end in blocks:
-        if start in ('"""', "'''"):
-            continue
-        at = line.rfind(start)
-        if at >= 0 and line.find(end, at + len(start)) < 0:
-            return end
+        if start in line:
+            at = line.rfind(start)
+            if line.find(end, at + len(start)) < 0:
+                return end
     return None

@@ -20,6 +20,7 @@ PARALLEL_FROM = 64  # files; below this a process pool costs more than it saves
 # A file modified this close to the scan may change again within the same timestamp tick, unseen
 # by the next size+mtime comparison ("racy git"); such files are recorded so the next scan rereads them.
 RACY_NS = 2_000_000_000
+COMPACT_SHARE = 0.1  # rewrite the whole index when more than this share of the files changed
 
 
 @dataclass
@@ -70,7 +71,7 @@ def scan(root: str, index_path: str, *, max_bytes: int, processes: int | None = 
             gc.enable()
     summary = summarize(index.all_facts(conn), listing.skipped)
     if changed or gone:
-        index.finish(conn)
+        index.finish(conn, compact=len(changed) + len(gone) > COMPACT_SHARE * max(1, len(known)))
     conn.close()
     return ScanOutcome(
         summary, len(changed), len(listing.entries) - len(changed), len(gone), time.perf_counter() - started

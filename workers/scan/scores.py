@@ -3,6 +3,7 @@ tests/unit/test_scan_scores.py pins). Each is 0-100 and a weighted sum of factor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -33,12 +34,17 @@ def _clamp(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
+def _points(weighted: float) -> int:
+    """A weighted sum in 0-1 as 0-100 points, halves rounded up (92.5 -> 93)."""
+    return math.floor(100 * weighted + 0.5 + 1e-9)
+
+
 def health(i: ScoreInputs) -> int:
     """Does it work and is it checked: 50% no errors, 25% tests, 25% coverage."""
     no_errors = _clamp(1 - i.errors / 5)
     tests = _clamp(i.test_lines / (0.5 * i.code_lines)) if i.code_lines else 0.0
     covered = _clamp(i.coverage / 100) if i.coverage is not None else 0.0
-    return round(100 * (0.5 * no_errors + 0.25 * tests + 0.25 * covered))
+    return _points(0.5 * no_errors + 0.25 * tests + 0.25 * covered)
 
 
 def vibe(i: ScoreInputs) -> int:
@@ -52,7 +58,7 @@ def vibe(i: ScoreInputs) -> int:
     else:
         file_size = 0.0
     lint = 1.0 if i.lint_config else 0.0
-    return round(100 * (0.3 * readme + 0.3 * comments + 0.2 * file_size + 0.2 * lint))
+    return _points(0.3 * readme + 0.3 * comments + 0.2 * file_size + 0.2 * lint)
 
 
 def eco(i: ScoreInputs) -> int:
@@ -62,7 +68,7 @@ def eco(i: ScoreInputs) -> int:
     pinned = _clamp(i.pinned / i.dependencies)
     locked = 1.0 if i.lockfile or i.pinned == i.dependencies else 0.0
     load = 1.0 if i.dependencies <= 30 else _clamp(1 - (i.dependencies - 30) / 120)
-    return round(100 * (0.4 * pinned + 0.3 * locked + 0.3 * load))
+    return _points(0.4 * pinned + 0.3 * locked + 0.3 * load)
 
 
 def compute(i: ScoreInputs) -> Scores:
