@@ -41,6 +41,19 @@ def rt(aws: None, gateway: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> It
     _wait_for_disconnects()
 
 
+def _wait_until_live(rt: Realtime) -> None:
+    from chalicelib.realtime import connections
+
+    (connection_id,) = rt.gateway.gateway.connection_ids
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        subscriptions = connections.subscriptions(connection_id)
+        if subscriptions and all(s["state"] == "live" for s in subscriptions.values()):
+            return
+        time.sleep(0.01)
+    raise AssertionError("the subscription did not go live")
+
+
 def _wait_for_disconnects() -> None:
     """$disconnect runs after a client's close: let this test's run before its table goes away."""
     client = aws_clients.client("dynamodb")
@@ -170,6 +183,7 @@ def test_a_failed_post_fails_the_batch_and_the_retry_delivers_once(
 
     with rt.socket(alice.token) as ws:
         subscribe(ws, ["projects"])
+        _wait_until_live(rt)  # `subscribed` comes first; the switch to live follows the (empty) replay
         _project(alice, "first")
         _project(alice, "second")
         records = rt.stream.drain()
