@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,8 @@ def moto_table(table: str = "borgos-e2e") -> Iterator[dict[str, str]]:
 def rq_workers(
     count: int, env: dict[str, str], redis_url: str, queue: str = "default"
 ) -> Iterator[list[Any]]:
-    """`count` real `rq worker --with-scheduler` processes on `queue`."""
+    """`count` real worker processes on `queue`, started as a host starts them (`workers.rq_worker`:
+    RQ's forking worker with the scheduler and the job modules preloaded)."""
     worker_env = {
         **os.environ,
         **env,
@@ -77,10 +79,18 @@ def rq_workers(
         "PYTHONPATH": str(ROOT),
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
-    rq = str(Path(sys.executable).with_name("rq"))
     processes = [
         subprocess.Popen(
-            [rq, "worker", "--with-scheduler", "--url", redis_url, "--quiet", queue],
+            [
+                sys.executable,
+                "-m",
+                "workers.rq_worker",
+                "--redis-url",
+                redis_url,
+                "--name",
+                f"bench-{uuid.uuid4().hex[:8]}",
+                queue,
+            ],
             cwd=ROOT,
             env=worker_env,
             stdout=subprocess.DEVNULL,
