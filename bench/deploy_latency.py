@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,31 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import median
+from bench.docker_baseline import bare_run
 from tests.support.busybox_image import ensure_image
 from tests.support.deploy_stack import DeployStack, deploy_stack
-from workers import deploy_jobs, docker_deploy, docker_health
+from tests.support.local_services import private_redis
+from workers import deploy_jobs, docker_deploy
 
 HOST = "benchhost"
 HEALTH_TIMEOUT = 30.0
-
-
-def bare_run(image: str) -> float:
-    port = docker_deploy.free_port()
-    started = time.perf_counter()
-    container = subprocess.run(
-        ["docker", "run", "-d", "--init", "--cpus", "0.5", "-m", "64m", "-p", f"{port}:8080", image],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    health = docker_health.wait_healthy(
-        lambda: docker_health.probe_http("127.0.0.1", port, "/health"), timeout=HEALTH_TIMEOUT
-    )
-    elapsed = time.perf_counter() - started
-    subprocess.run(["docker", "rm", "-f", container], check=True, capture_output=True)
-    if not health.healthy:
-        raise RuntimeError(f"bare container never healthy: {health.reason}")
-    return elapsed
 
 
 def status(stack: DeployStack, deployment_id: int) -> dict[str, Any]:
@@ -137,30 +119,6 @@ def reconcile_restore(stack: DeployStack, deployment_id: int) -> float:
             raise RuntimeError(f"not restored: {current}")
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from bench.common import free_port
-
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return process, f"redis://127.0.0.1:{port}/0"
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.02)
-
-
 def listed(values: list[float]) -> str:
     return ", ".join(f"{value:.3f}" for value in values)
 
@@ -174,9 +132,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         image = ensure_image(workdir)
-        redis_process, redis_url = start_redis(workdir)
         try:
-            with deploy_stack(redis_url, tenant, HOST, workdir) as stack:
+            with private_redis(workdir) as redis_url, deploy_stack(redis_url, tenant, HOST, workdir) as stack:
                 project = json.loads(stack.post("/api/v1/projects", {"name": "bench", "path": tmp}).body)
                 watch = RunningWatch(stack)
                 # Warm both paths once (imports, image cache, first connections).
@@ -193,8 +150,6 @@ def main() -> None:
                 restore_times = [reconcile_restore(stack, deployment_id) for _ in range(3)]
                 remove(stack, deployment_id)
         finally:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
             for container in docker_deploy.managed_containers(tenant=tenant):
                 docker_deploy.remove(container.id)
     ratios = [a / b for a, b in zip(api_times, bare_times, strict=True)]

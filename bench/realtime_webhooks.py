@@ -15,47 +15,14 @@ import argparse
 import json
 import logging
 import os
-import shutil
-import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
-
-from bench.common import free_port
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is needed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _deliveries_per_second(
@@ -87,10 +54,15 @@ def run(count: int) -> dict[str, Any]:
     from chalicelib.config import reset_settings
     from chalicelib.webhooks import service
     from chalicelib.webhooks.models import WebhookCreate
-    from tests.support.local_services import moto_table
+    from tests.support.local_services import moto_table, private_redis
     from tests.support.webhook_receiver import WebhookReceiver
 
-    with redis_server() as redis_url, moto_table("borgos-bench") as env, WebhookReceiver() as receiver:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        private_redis(Path(workdir)) as redis_url,
+        moto_table("borgos-bench") as env,
+        WebhookReceiver() as receiver,
+    ):
         os.environ.update(BORGOS_REDIS_URL=redis_url, BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS="true")
         reset_settings()
         jobs.redis_connection.cache_clear()
