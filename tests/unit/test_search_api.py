@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.scan_trees import NODE_APP, PYTHON_WEB_APP, write
 from tests.unit.conftest import Caller, body
-from tests.unit.scan_support import roots, run_scan_jobs
+from tests.unit.scan_support import job_requests, roots, run_scan_jobs
 
 __all__ = ["roots"]
 
@@ -92,23 +92,12 @@ def test_the_warm_cache_notices_a_newer_index(alice: Caller, roots: Path, scanne
 
     assert body(alice.post("/api/v1/search/code?query=refundOrder")) == []
     (roots / "shop" / "app" / "refunds.py").write_text("def refundOrder(order):\n    return order\n")
+    already_run = {request["job_id"] for request in job_requests("alice")}
     alice.post(f"/api/v1/projects/{scanned['shop']}/scan")
-    run_scan_jobs("alice", {*()} | _done_jobs())
+    run_scan_jobs("alice", already_run)
     hits = body(alice.post("/api/v1/search/code?query=refundOrder"))
     assert hits[0]["file"] == f"{roots}/shop/app/refunds.py" and hits[0]["line"] == 1
     assert len(cache._open) == 2  # one open index per project, swapped in place
-
-
-def _done_jobs() -> set[str]:
-    from tests.unit.scan_support import job_requests
-
-    done = set()
-    for request in job_requests("alice"):
-        # the fixture ran these already; the last scan request is the only new one
-        done.add(request["job_id"])
-    newest = max(job_requests("alice"), key=lambda r: r["requested_at"])
-    done.discard(newest["job_id"])
-    return done
 
 
 def test_a_project_never_scanned_is_simply_not_searched(alice: Caller, roots: Path) -> None:
