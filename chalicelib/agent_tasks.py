@@ -251,8 +251,7 @@ def list_tasks(
         total = int((store.get(pk, HEADER) or {}).get(f"status_{status}", 0))
     else:
         page = store.query_page(pk=pk, header_sk=HEADER, **common)
-        header = page.header if page.header is not None else store.get(pk, HEADER) or {}
-        total = int(header.get("count", 0))
+        total = page.total()
     return [summary(item) for item in page.items], page, total
 
 

@@ -132,8 +132,7 @@ def list_entries(
         total = store.count(pk=pk, sk_prefix=f"{KIND}#", sk_from=sk_from, exclude_sk=HEADER)
     else:
         page = store.query_page(pk=pk, header_sk=HEADER, **common)
-        header = page.header if page.header is not None else store.get(pk, HEADER) or {}
-        total = int(header.get("count", 0))
+        total = page.total()
     return [public(item) for item in page.items], page, total
 
 

@@ -114,12 +114,7 @@ def list_projects(
             cursor=cursor,
             where=where,
         )
-        if where:
-            total = store.count(pk=pk, sk_prefix=f"{KIND}#", where=where)
-        else:
-            # The header came with the first page; a cursor page starts past it and reads it apart.
-            header = page.header if page.header is not None else store.get(pk, keys.header_sk(KIND)) or {}
-            total = int(header.get("count", 0))
+        total = store.count(pk=pk, sk_prefix=f"{KIND}#", where=where) if where else page.total()
     else:
         facet = _active_facet(tenant, active)
         page = store.query_page(

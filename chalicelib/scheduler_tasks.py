@@ -106,8 +106,7 @@ def list_tasks(
     page = store.query_page(
         pk=pk, sk_prefix=f"{KIND}#", header_sk=keys.header_sk(KIND), limit=limit, offset=offset, cursor=cursor
     )
-    header = page.header if page.header is not None else store.get(pk, keys.header_sk(KIND)) or {}
-    return [public(item) for item in page.items], page, int(header.get("count", 0))
+    return [public(item) for item in page.items], page, page.total()
 
 
 Mutation = Callable[[dict[str, Any], TaskSchedule, Tx], tuple[dict[str, Any], TaskSchedule]]
@@ -216,15 +215,13 @@ def list_runs(
     get_item(tenant, task_id)
     store = get_store()
     pk = keys.tenant_pk(tenant)
-    header_sk = scheduler_runs.runs_header_sk(task_id)
     page = store.query_page(
         pk=pk,
         sk_prefix=scheduler_runs.runs_prefix(task_id),
-        header_sk=header_sk,
+        header_sk=scheduler_runs.runs_header_sk(task_id),
         newest_first=True,
         limit=limit,
         offset=offset,
         cursor=cursor,
     )
-    header = page.header if page.header is not None else store.get(pk, header_sk) or {}
-    return [scheduler_runs.record(item) for item in page.items], page, int(header.get("count", 0))
+    return [scheduler_runs.record(item) for item in page.items], page, page.total()

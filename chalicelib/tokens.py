@@ -62,11 +62,6 @@ def list_tokens(tenant: str, *, limit: int, offset: int, cursor: str | None) -> 
     return [_info(item) for item in page.items], page
 
 
-def count_tokens(tenant: str) -> int:
-    header = get_store().get(keys.tenant_pk(tenant), keys.header_sk(KIND))
-    return int((header or {}).get("count", 0))
-
-
 def revoke_token(tenant: str, token_id: int) -> None:
     store = get_store()
     item = store.get(keys.tenant_pk(tenant), keys.entity_sk(KIND, token_id))

@@ -15,8 +15,7 @@ def list_hosts(req: Req) -> ListReply:
     query: ListQuery = req.query
     limit = query.limit or DEFAULT_PAGE
     items, page = hosts.list_hosts(req.tenant, limit=limit, offset=query.offset or 0, cursor=query.cursor)
-    total = int(page.header["count"]) if page.header else hosts.count_hosts(req.tenant)
-    return ListReply.from_page(items, page, total, query, limit)
+    return ListReply.from_page(items, page, page.total(), query, limit)
 
 
 @api.route("/api/v1/hosts/{name}", summary="One worker host with its latest metrics", response=HostOut)

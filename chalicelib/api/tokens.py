@@ -29,8 +29,7 @@ def list_tokens(req: Req) -> ListReply:
     query: ListQuery = req.query
     limit = query.limit or DEFAULT_PAGE
     items, page = tokens.list_tokens(req.tenant, limit=limit, offset=query.offset or 0, cursor=query.cursor)
-    total = int(page.header["count"]) if page.header else tokens.count_tokens(req.tenant)
-    return ListReply.from_page(items, page, total, query, limit)
+    return ListReply.from_page(items, page, page.total(), query, limit)
 
 
 @api.route("/api/v1/tokens/{id}", "DELETE", scope="write", summary="Revoke a token", status=204)

@@ -62,6 +62,10 @@ class Page:
     header: dict[str, Any] | None
     next_cursor: str | None
 
+    def total(self, attr: str = "count") -> int:
+        """A counter of the collection's header item (a page read with `header_sk`)."""
+        return int((self.header or {}).get(attr, 0))
+
 
 def encode_cursor(position: dict[str, str]) -> str:
     raw = json.dumps(position, separators=(",", ":")).encode()
@@ -322,8 +326,9 @@ class Store:
         sk_from: str | None = None,
         base_pk: str | None = None,
     ) -> Page:
-        """One page of a collection, in key order. With `header_sk` (base table only) the
-        collection's header item is read by the same Query when the page starts at the beginning."""
+        """One page of a collection, in key order. With `header_sk` (base table only) the page also
+        carries the collection's header item (its counters): read by the same Query when the page
+        starts at the beginning, apart when a cursor or offset starts past it ({} when none exists)."""
         pk_attr, sk_attr = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
         position_keys = {"PK", "SK", pk_attr, sk_attr}
         start_key = None
@@ -381,6 +386,8 @@ class Store:
             next_cursor = encode_cursor(
                 {k: tail[k] for k in sorted(position_keys) if k not in (pk_attr, "PK") and k in tail}
             )
+        if header_sk is not None and header is None:
+            header = self.get(pk, header_sk) or {}
         return Page(items=page_items, header=header, next_cursor=next_cursor)
 
     def count(

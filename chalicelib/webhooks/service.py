@@ -120,8 +120,7 @@ def list_webhooks(
     page = store.query_page(
         pk=pk, sk_prefix=f"{KIND}#", header_sk=keys.header_sk(KIND), limit=limit, offset=offset, cursor=cursor
     )
-    header = page.header if page.header is not None else store.get(pk, keys.header_sk(KIND)) or {}
-    return [public(i) for i in page.items], page, int(header.get("count", 0))
+    return [public(i) for i in page.items], page, page.total()
 
 
 def _change(tenant: str, webhook_id: int, changes: dict[str, Any]) -> dict[str, Any]:
