@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from bench.common import free_port, median, percentile
+from bench.common import median, percentile
 from infra.local.node_tools import npm_tool
+from tests.support.local_services import free_port
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",

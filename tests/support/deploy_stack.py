@@ -17,16 +17,10 @@ from typing import Any
 
 from chalice.test import Client
 
+from tests.support.local_services import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = "borgos-deploy-test"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _reset() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,12 +15,7 @@ from typing import Any
 
 from infra.local.config import REPO_ROOT, StackConfig, to_env
 from infra.local.stack import die_with_parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.local_services import free_port
 
 
 def free_config(state_dir: Path, **overrides: Any) -> StackConfig:

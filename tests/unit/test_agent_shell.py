@@ -126,7 +126,7 @@ def test_agent_zero_container_mode_starts_probes_and_stops(
 
     import docker
 
-    from tests.support.deploy_stack import free_port
+    from tests.support.local_services import free_port
     from tests.unit.conftest import issue
 
     recorded = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "agent_zero_health.json"

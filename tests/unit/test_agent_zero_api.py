@@ -6,7 +6,6 @@ answer on the requested port (the real Agent Zero cannot run here)."""
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from chalicelib import agent_tasks
 from chalicelib.store import keys
 from chalicelib.store.table import get_store
+from tests.support.local_services import free_port
 from tests.support.rq_run import enqueue_committed, work
 from tests.support.streams import StreamReader
 from tests.unit.conftest import Caller, body, issue
@@ -44,12 +44,6 @@ class Health(BaseHTTPRequestHandler):
 
 HTTPServer(("127.0.0.1", args.port), Health).serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

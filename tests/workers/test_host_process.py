@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,10 @@ from rq.registry import FinishedJobRegistry
 from chalicelib import hosts
 from chalicelib.store import keys
 from chalicelib.store.table import get_store
+from tests.support.local_services import free_port
 
 TENANT = "acme"
 TABLE = "borgos-hosts-test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
