@@ -125,9 +125,9 @@ def to_env(config: StackConfig) -> dict[str, str]:
 
 def app_environment(config: StackConfig, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of every process that runs BorgOS code locally (chalice local, the stream
-    pump and schedules, the WebSocket gateway, workers): AWS endpoints at moto with the fixed
-    credentials moto accepts (never a real key),
-    Redis, the gateway's management API. One place, so every process sees the same stack."""
+    pump and schedules, the WebSocket gateway, workers): AWS endpoints at moto with fixed local
+    credentials (never a real key), Redis, the gateway's management API. One place, so every
+    process sees the same stack."""
     env = dict(os.environ if base is None else base)
     pythonpath = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env.update(
