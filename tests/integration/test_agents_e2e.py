@@ -4,40 +4,15 @@ that the stack's worker runs (through the table stream and RQ)."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 import httpx
-import httpx2
 from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 
 from tests.support.local_stack import LocalStack
-
-T = TypeVar("T")
-
-
-def with_session(url: str, token: str, work: Callable[[ClientSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with (
-            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
-            streamable_http_client(url, http_client=http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            return await work(session)
-
-    return anyio.run(run)
-
-
-def payload(result: CallToolResult) -> Any:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return json.loads(block.text)
+from tests.support.mcp_client import payload, with_session
 
 
 def test_mcp_client_on_the_local_stack_runs_tools_and_an_agent_task(

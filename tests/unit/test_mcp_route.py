@@ -5,23 +5,18 @@ A small threaded HTTP server hands each request to the Chalice app (chalice's lo
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
-import httpx2
 import pytest
 from chalice.test import Client
 from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult
 
+from tests.support.mcp_client import payload, with_session
 from tests.unit.conftest import issue
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -59,25 +54,6 @@ def mcp_url(client: Client) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def with_session(url: str, token: str, work: Callable[[ClientSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with (
-            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=15) as http,
-            streamable_http_client(url, http_client=http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            return await work(session)
-
-    return anyio.run(run)
-
-
-def payload(result: CallToolResult) -> Any:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return json.loads(block.text)
-
-
 def test_the_client_lists_tools_and_calls_them_as_the_token_s_tenant(mcp_url: str) -> None:
     from chalicelib.models.projects import ProjectCreate
     from chalicelib.projects import create_project
@@ -98,7 +74,7 @@ def test_the_client_lists_tools_and_calls_them_as_the_token_s_tenant(mcp_url: st
         )
         return tools, listed, deployed, created
 
-    tools, listed, deployed, created = with_session(mcp_url, token, work)
+    tools, listed, deployed, created = with_session(mcp_url, token, work, timeout=15)
     by_name = {tool.name: tool for tool in tools.tools}
     assert {"list_projects", "deploy_project", "create_agent_task", "search_code"} <= set(by_name)
     assert by_name["deploy_project"].input_schema["required"] == ["project_id", "port"]
@@ -114,7 +90,7 @@ def test_a_read_only_token_is_refused_deploy_tools(mcp_url: str) -> None:
 
     token = issue("alice", ["read"])
     result = with_session(
-        mcp_url, token, lambda s: s.call_tool("deploy_project", {"project_id": 1, "port": 8090})
+        mcp_url, token, lambda s: s.call_tool("deploy_project", {"project_id": 1, "port": 8090}), timeout=15
     )
     assert result.is_error
     assert payload(result)["error"] == "INSUFFICIENT_SCOPE"
