@@ -1,5 +1,6 @@
 """BorgOS API: the Chalice app. Routes live in chalicelib/api/*; this module only wires them.
-Nothing from workers/ or the Docker SDK is imported here: the Lambda stays lean."""
+Nothing from workers/ or the Docker SDK is imported here, and an API module is imported only when
+its first request arrives (route index: chalicelib/api/route_index.py), so cold starts stay short."""
 
 from __future__ import annotations
 
@@ -10,21 +11,8 @@ from collections.abc import Callable
 from chalice import Chalice, Rate, Response
 from chalice.app import DynamoDBEvent, Request, WebsocketEvent
 
-from chalicelib.api import (
-    agents,
-    deployments,
-    docs,
-    errors,
-    hosts,
-    mcp,
-    projects,
-    scans,
-    scheduler,
-    search,
-    system,
-    tokens,
-    webhooks,
-)
+from chalicelib.api.catalog import api_module
+from chalicelib.api.route_index import ROUTE_INDEX
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
@@ -32,12 +20,23 @@ app = Chalice(app_name="borgos")
 app.log.disabled = True  # Powertools Logger writes the structured logs
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 
-API_MODULES = (
-    system, projects, errors, tokens, hosts, deployments, scans, search, webhooks, scheduler, agents, mcp,
-)  # fmt: skip
-for module in API_MODULES:
-    app.register_blueprint(module.api.blueprint)
-app.register_blueprint(docs.blueprint)
+
+def _lazy_view(path: str, modules: dict[str, str]) -> Callable[..., Response]:
+    """The view Chalice calls for `path`: imports the serving module on first use, then dispatches."""
+
+    def view(**params: str) -> Response:
+        request = app.current_request
+        assert request is not None  # Chalice sets it before calling a view
+        return api_module(modules[request.method]).api.dispatch(request, path, params)
+
+    return view
+
+
+_methods_by_path: dict[str, dict[str, str]] = {}
+for _path, _method, _module in ROUTE_INDEX:
+    _methods_by_path.setdefault(_path, {})[_method] = _module
+for _number, (_path, _modules) in enumerate(_methods_by_path.items()):
+    app.route(_path, methods=list(_modules), name=f"route_{_number}")(_lazy_view(_path, _modules))
 
 
 @app.middleware("http")

@@ -7,13 +7,14 @@ import mimetypes
 from functools import lru_cache
 from pathlib import Path
 
-from chalice import Blueprint, Response
+from chalice import Response
+from chalice.app import Request
 
-from chalicelib.api.routing import ROUTES
+from chalicelib.api.routing import ROUTES, Router
 
 VERSION = "1.0.0"
 ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png")
-blueprint = Blueprint(__name__)
+api = Router(__name__, tag="docs")
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>BorgOS API</title>
@@ -35,22 +36,25 @@ def _static_dir() -> Path:
 @lru_cache(maxsize=1)
 def openapi_json() -> str:
     from chalicelib import openapi
+    from chalicelib.api.catalog import load_all
 
+    load_all()  # the document lists every route, not just those served so far
     return json.dumps(openapi.build(ROUTES, VERSION))
 
 
-@blueprint.route("/openapi.json")
-def openapi_document() -> Response:
+@api.raw("/openapi.json", ["GET"])
+def openapi_document(request: Request, params: dict[str, str]) -> Response:
     return Response(openapi_json(), headers={"Content-Type": "application/json"})
 
 
-@blueprint.route("/docs")
-def swagger_page() -> Response:
+@api.raw("/docs", ["GET"])
+def swagger_page(request: Request, params: dict[str, str]) -> Response:
     return Response(PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@blueprint.route("/docs/{asset}")
-def swagger_asset(asset: str) -> Response:
+@api.raw("/docs/{asset}", ["GET"])
+def swagger_asset(request: Request, params: dict[str, str]) -> Response:
+    asset = params["asset"]
     if asset not in ASSETS:
         return Response(
             json.dumps({"error": "Not found", "message": f"No asset {asset}", "code": "NOT_FOUND"}),

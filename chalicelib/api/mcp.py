@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from chalice import Response
+from chalice.app import Request
 
 from chalicelib import audit, llm_usage, mcp_query
 from chalicelib.api.routing import (
@@ -39,10 +40,9 @@ def _context(req: Req) -> ToolContext:
     return ToolContext(p.tenant, p.scopes, req.request_id, p.token_id, p)
 
 
-@api.blueprint.route("/mcp", methods=["POST", "GET", "DELETE"], content_types=["application/json"])
-def mcp_route() -> Response:
+@api.raw("/mcp", ["POST", "GET", "DELETE"])
+def mcp_route(request: Request, params: dict[str, str]) -> Response:
     """The MCP endpoint: authenticate like every route, then let the SDK answer (stateless)."""
-    request = api.blueprint.current_request
     request_id = request_id_var.get() or new_request_id(request.context)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     try:

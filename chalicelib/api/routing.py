@@ -1,11 +1,14 @@
 """The route layer: every endpoint is declared with `Router.route`, which records it for the
 OpenAPI document and wraps the view so that each request is authenticated, rate limited, parsed
-into pydantic models, and answered with JSON (errors in the documented envelope)."""
+into pydantic models, and answered with JSON (errors in the documented envelope).
+
+A Router does not register anything with Chalice itself: app.py registers every path from the
+generated route index (chalicelib/api/route_index.py) and imports a Router's module on the first
+request it serves, so a cold Lambda only imports the code of the route it is called for."""
 
 from __future__ import annotations
 
 import contextvars
-import functools
 import json
 import re
 import uuid
@@ -14,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from chalice import Blueprint, Response
+from chalice import Response
+from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.auth import Principal, authenticate, bearer_from_header
@@ -46,6 +50,7 @@ class RouteSpec:
     response: Any  # a model, list[model], or None
     status: int
     name: str
+    module: str  # the module whose Router serves it (for the route index)
 
 
 ROUTES: list[RouteSpec] = []
@@ -201,10 +206,15 @@ def _list_response(reply: ListReply, base_url: str, path: str, params: dict[str,
     return envelope, headers
 
 
+# What a Router calls for one (path, method): the current request and its path parameters.
+Handler = Callable[[Request, dict[str, str]], Response]
+
+
 class Router:
     def __init__(self, import_name: str, tag: str) -> None:
-        self.blueprint = Blueprint(import_name)
+        self.module = import_name
         self.tag = tag
+        self.handlers: dict[tuple[str, str], Handler] = {}
 
     def route(
         self,
@@ -217,25 +227,47 @@ class Router:
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
-    ) -> Callable[[Callable[[Req], Any]], Callable[..., Response]]:
-        def decorate(view: Callable[[Req], Any]) -> Callable[..., Response]:
+    ) -> Callable[[Callable[[Req], Any]], Callable[[Req], Any]]:
+        def decorate(view: Callable[[Req], Any]) -> Callable[[Req], Any]:
             spec = RouteSpec(
-                path, method, summary, self.tag, scope, body, query, response, status, view.__name__
+                path,
+                method,
+                summary,
+                self.tag,
+                scope,
+                body,
+                query,
+                response,
+                status,
+                view.__name__,
+                self.module,
             )
             ROUTES.append(spec)
-
-            @functools.wraps(view)
-            def handler(**path_params: str) -> Response:
-                return _handle(self.blueprint, spec, view, path_params)
-
-            self.blueprint.route(path, methods=[method])(handler)
-            return handler
+            self._add(path, [method], lambda request, params: _handle(request, spec, view, params))
+            return view
 
         return decorate
 
+    def raw(self, path: str, methods: list[str]) -> Callable[[Handler], Handler]:
+        """A route that answers the Chalice request itself (MCP, the docs pages): no spec, no parsing."""
 
-def _handle(blueprint: Blueprint, spec: RouteSpec, view: Callable[[Req], Any], path_params: dict) -> Response:
-    request = blueprint.current_request
+        def decorate(view: Handler) -> Handler:
+            self._add(path, methods, view)
+            return view
+
+        return decorate
+
+    def _add(self, path: str, methods: list[str], handler: Handler) -> None:
+        for method in methods:
+            if (path, method) in self.handlers:
+                raise ValueError(f"{method} {path} is declared twice")
+            self.handlers[(path, method)] = handler
+
+    def dispatch(self, request: Request, path: str, params: dict[str, str]) -> Response:
+        return self.handlers[(path, request.method)](request, params)
+
+
+def _handle(request: Request, spec: RouteSpec, view: Callable[[Req], Any], path_params: dict) -> Response:
     request_id = request_id_var.get() or new_request_id(request.context)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     limit_headers: dict[str, str] = {}
