@@ -180,6 +180,9 @@ def delete_project(tenant: str, project_id: int) -> None:
 
     def build(tx: Tx) -> None:
         tx.delete(tx.pk, current["SK"], on_fail=Conflict(f"Project {project_id} changed meanwhile; retry"))
+        # Its GitHub hook goes with it (ids are never reused, but the secret should not outlive it);
+        # its search index is removed from S3 by the stream handler when it sees this delete.
+        tx.delete(keys.github_hook_pk(project_id), keys.tenant_pk(tenant), must_exist=False)
         tx.count(KIND, delta=-1)
         tx.count(KIND, "active" if current["is_active"] else "inactive", -1)
         events.project_event(tx, "deleted", {"id": project_id, "name": current["name"]})

@@ -96,9 +96,23 @@ def fan_out_events(records: Iterable[dict[str, Any]]) -> None:
         service.enqueue_deliveries(events)
 
 
+def drop_indexes_of_deleted_projects(records: Iterable[dict[str, Any]]) -> int:
+    """A deleted project's code index leaves S3 with it (the project item names its key)."""
+    from chalicelib.search import storage
+
+    dropped = 0
+    for record in records:
+        old = image(record, "OldImage") if record.get("eventName") == "REMOVE" else None
+        if old and old.get("entity") == "project" and old.get("search_index"):
+            storage.delete(old["search_index"]["key"])
+            dropped += 1
+    return dropped
+
+
 def handle_records(records: list[dict[str, Any]]) -> None:
     """The stream handler's body. Every step is idempotent; raise to have the batch retried (a
     Redis outage, say), so nothing a committed change asked for is lost."""
     enqueue_job_requests(records)
     fan_out_events(records)
     account_expired_errors(records)
+    drop_indexes_of_deleted_projects(records)

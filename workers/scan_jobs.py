@@ -50,7 +50,11 @@ def scan_project(tenant: str, project_id: int, scan_id: str) -> dict[str, Any]:
                     storage.download(project["search_index"]["key"], working)
                 outcome = scan(root, working, max_bytes=settings.scan_max_file_bytes)
                 reference = storage.upload(tenant, project_id, working)
-                scans.complete(tenant, project_id, scan_id, outcome.summary, reference)
+                try:
+                    scans.complete(tenant, project_id, scan_id, outcome.summary, reference)
+                except NotFound:  # deleted while we scanned: its index must not outlive it
+                    storage.delete(reference["key"])
+                    return {"status": "gone"}
                 os.replace(working, kept)
         except Exception as exc:
             scans.fail(tenant, project_id, scan_id, f"scan failed: {type(exc).__name__}: {exc}")

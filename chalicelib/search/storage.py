@@ -24,6 +24,11 @@ def upload(tenant: str, project_id: int, path: str) -> dict[str, Any]:
     return {"key": key, "etag": response["ETag"], "size": os.path.getsize(path)}
 
 
+def delete(key: str) -> None:
+    """Remove an index (S3 deletes are idempotent: a missing key is fine)."""
+    aws.client("s3").delete_object(Bucket=get_settings().bucket_name, Key=key)
+
+
 def download(key: str, destination: str, *, if_none_match: str | None = None) -> str | None:
     """Write the object to `destination` and return its ETag; None when it still has the ETag we
     hold (304) or does not exist, in which case `destination` is untouched."""

@@ -53,3 +53,9 @@ def rate_limit_pk(subject: str) -> str:
 
 
 RATE_LIMIT_SK = "RL"
+
+
+def github_hook_pk(project_id: int) -> str:
+    """A project's GitHub push hook, one item per tenant (SK `tenant_pk`): a push names only the
+    project id, and the hook's secret decides which tenant's project it is."""
+    return f"GHHOOK#{project_id}"

@@ -26,13 +26,8 @@ from chalicelib.store.table import Tx, get_store
 from chalicelib.webhooks import github, inbound, signing
 from chalicelib.webhooks.errors import SignatureVerificationError, WebhookInputError
 
-GITHUB_PREFIX = "GHHOOK#"
 REPLAY_SK = "REPLAY"
 TRIGGER_DELIVERY_HEADERS = ("webhook-id", "x-webhook-delivery", "idempotency-key")
-
-
-def _hook_pk(project_id: int) -> str:
-    return f"{GITHUB_PREFIX}{project_id}"
 
 
 def hook_url(project_id: int) -> str:
@@ -55,7 +50,7 @@ def set_github_hook(tenant: str, project_id: int, config: HookConfig) -> HookCre
             on_fail=NotFound.entity("Project", project_id),
         )
         item = {
-            "PK": _hook_pk(project_id),
+            "PK": keys.github_hook_pk(project_id),
             "SK": keys.tenant_pk(tenant),
             "entity": "github_hook",
             "tenant": tenant,
@@ -81,7 +76,7 @@ def _info(item: dict[str, Any]) -> HookInfo:
 
 
 def get_github_hook(tenant: str, project_id: int) -> HookInfo:
-    item = get_store().get(_hook_pk(project_id), keys.tenant_pk(tenant))
+    item = get_store().get(keys.github_hook_pk(project_id), keys.tenant_pk(tenant))
     if not item:
         raise NotFound(f"Project {project_id} has no GitHub hook")
     return _info(item)
@@ -91,7 +86,7 @@ def delete_github_hook(tenant: str, project_id: int) -> None:
     get_github_hook(tenant, project_id)
 
     def build(tx: Tx) -> None:
-        tx.delete(_hook_pk(project_id), keys.tenant_pk(tenant))
+        tx.delete(keys.github_hook_pk(project_id), keys.tenant_pk(tenant))
         tx.update(tx.pk, keys.entity_sk(projects.KIND, project_id), remove=["hook_branch"], must_exist=False)
 
     get_store().commit(tenant, build)
@@ -171,7 +166,7 @@ def _once(key: str | None, act: Any) -> dict[str, Any] | None:
 
 
 def _github_tenant(project_id: int, body: bytes, signature: str | None) -> dict[str, Any]:
-    page = get_store().query_page(pk=_hook_pk(project_id), sk_prefix="T#", limit=100)
+    page = get_store().query_page(pk=keys.github_hook_pk(project_id), sk_prefix="T#", limit=100)
     matched = None
     for item in page.items:  # every candidate is checked: the time does not tell which one matched
         try:

@@ -115,6 +115,25 @@ def test_bad_hook_settings_change_nothing(alice: Caller) -> None:
     assert alice.get("/api/v1/projects/99/hook").status_code == 404
 
 
+def test_deleting_the_project_deletes_its_hook(alice: Caller, acted: list[Any]) -> None:
+    from chalicelib.store import keys
+    from chalicelib.store.table import get_store
+
+    project_id = _project(alice)
+    assert _set_hook(alice, project_id, secret=DOC_SECRET).status_code == 200
+    assert get_store().get(keys.github_hook_pk(project_id), keys.tenant_pk("alice")) is not None
+    assert alice.delete(f"/api/v1/projects/{project_id}").status_code == 204
+    assert get_store().get(keys.github_hook_pk(project_id), keys.tenant_pk("alice")) is None
+    assert _push(alice, project_id, DOC_SECRET, "refs/heads/main").status_code == 401
+    assert acted == []
+
+
+def test_deleting_a_project_without_a_hook_still_works(alice: Caller) -> None:
+    project_id = _project(alice)
+    assert alice.delete(f"/api/v1/projects/{project_id}").status_code == 204
+    assert alice.get(f"/api/v1/projects/{project_id}").status_code == 404
+
+
 def test_a_push_to_the_branch_acts_once_per_delivery(alice: Caller, acted: list[Any]) -> None:
     project_id = _project(alice)
     secret = body(_set_hook(alice, project_id))["secret"]

@@ -4,6 +4,7 @@ the error log, path rules."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -167,6 +168,63 @@ def test_the_scan_job_runs_on_a_real_rq_worker(alice: Caller, roots: Path, redis
     assert shown["scan_status"] == "completed" and shown["health_score"] == 80
     item = get_store().get(keys.tenant_pk("alice"), keys.entity_sk("PROJECT", project["id"]))
     assert item is not None and item["search_index"]["key"] == f"search/alice/{project['id']}/code.sqlite"
+
+
+def test_deleting_a_scanned_project_removes_its_index_from_s3(
+    alice: Caller, roots: Path, redis_queue: str
+) -> None:
+    import redis
+    from rq import Queue, SimpleWorker
+
+    from app import on_table_change
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from tests.support.streams import StreamReader
+
+    stream = StreamReader(aws.client("dynamodb"), aws.client("dynamodbstreams"), get_settings().table_name)
+    kept = create(alice, write(roots / "kept", PYTHON_WEB_APP))
+    gone = create(alice, write(roots / "gone", PYTHON_WEB_APP))
+    for project in (kept, gone):
+        alice.post(f"/api/v1/projects/{project['id']}/scan")
+    on_table_change({"Records": stream.drain()}, None)
+    connection = redis.Redis.from_url(redis_queue)
+    SimpleWorker([Queue("host.local", connection=connection)], connection=connection).work(burst=True)
+    s3 = aws.client("s3")
+    bucket = get_settings().bucket_name
+
+    def stored() -> set[str]:
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix="search/alice/")
+        return {o["Key"] for o in listing.get("Contents", [])}
+
+    assert stored() == {f"search/alice/{kept['id']}/code.sqlite", f"search/alice/{gone['id']}/code.sqlite"}
+    on_table_change({"Records": stream.drain()}, None)
+    assert alice.delete(f"/api/v1/projects/{gone['id']}").status_code == 204
+    records = stream.drain()
+    on_table_change({"Records": records}, None)
+    assert stored() == {f"search/alice/{kept['id']}/code.sqlite"}
+    on_table_change({"Records": records}, None)  # a retried batch finds nothing left to remove
+    assert stored() == {f"search/alice/{kept['id']}/code.sqlite"}
+
+
+def test_a_project_deleted_while_it_is_scanned_leaves_no_index_behind(
+    alice: Caller, roots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib import aws, scans
+    from chalicelib.config import get_settings
+
+    project = create(alice, write(roots / "shop", PYTHON_WEB_APP))
+    alice.post(f"/api/v1/projects/{project['id']}/scan")
+    real_complete = scans.complete
+
+    def deleted_first(*args: Any, **kwargs: Any) -> Any:
+        assert alice.delete(f"/api/v1/projects/{project['id']}").status_code == 204
+        return real_complete(*args, **kwargs)
+
+    monkeypatch.setattr(scans, "complete", deleted_first)
+    assert run_scan_jobs("alice", set()) == [{"status": "gone"}]
+    listing = aws.client("s3").list_objects_v2(Bucket=get_settings().bucket_name, Prefix="search/alice/")
+    assert listing.get("Contents", []) == []
+    assert events("alice", "scan_completed") == [] and events("alice", "scan_failed") == []
 
 
 def test_a_scan_of_a_project_deleted_meanwhile_does_nothing(alice: Caller, roots: Path) -> None:
