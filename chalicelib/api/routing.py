@@ -21,19 +21,19 @@ from chalice import Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.auth import Principal, authenticate, bearer_from_header
+from chalicelib.access import admit
+from chalicelib.auth import Principal, bearer_from_header
 from chalicelib.config import get_settings
 from chalicelib.errors import (
     ApiError,
     InternalError,
     PayloadTooLarge,
-    RateLimited,
     Unauthorized,
     ValidationFailed,
 )
 from chalicelib.logs import logger
 from chalicelib.models.common import ListQuery
-from chalicelib.store.table import Page, get_store
+from chalicelib.store.table import Page
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -330,34 +330,8 @@ def _base_url(headers: dict[str, str]) -> str:
 
 
 def _authenticate_and_limit(headers: dict[str, str], context: dict[str, Any]) -> tuple[Principal, dict]:
-    from chalicelib.ratelimit import RateLimiter
-
-    settings = get_settings()
-    limiter = _limiter(RateLimiter)
     try:
-        principal = authenticate(bearer_from_header(headers.get("authorization")))
+        token: str | None = bearer_from_header(headers.get("authorization"))
     except Unauthorized:
-        # Failed attempts are limited per source address, so guessing tokens is slow.
-        source = (context.get("identity") or {}).get("sourceIp") or "unknown"
-        decision = limiter.check(f"ip:{source}", settings.rate_limit_per_minute, settings.rate_limit_burst)
-        if not decision.allowed:
-            raise RateLimited("Rate limit exceeded", headers=decision.headers()) from None
-        raise
-    decision = limiter.check(
-        principal.subject + f"@{principal.tenant}",
-        principal.rate_limit_per_minute or settings.rate_limit_per_minute,
-        principal.rate_limit_burst or settings.rate_limit_burst,
-    )
-    if not decision.allowed:
-        raise RateLimited("Rate limit exceeded; retry later", headers=decision.headers())
-    return principal, decision.headers()
-
-
-_limiter_instance: Any = None
-
-
-def _limiter(factory: Any) -> Any:
-    global _limiter_instance
-    if _limiter_instance is None or _limiter_instance._store is not get_store():
-        _limiter_instance = factory(get_store())
-    return _limiter_instance
+        token = None  # still counted against the source address by admit()
+    return admit(token, (context.get("identity") or {}).get("sourceIp"))

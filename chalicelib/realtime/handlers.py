@@ -8,7 +8,7 @@ import contextlib
 import json
 from typing import Any
 
-from chalicelib.auth import authenticate
+from chalicelib.access import admit
 from chalicelib.config import get_settings
 from chalicelib.errors import ApiError
 from chalicelib.logs import logger
@@ -31,21 +31,21 @@ def _offered_token(event: dict[str, Any]) -> tuple[str | None, str | None]:
     return (token or None), None
 
 
-def _refuse(status: int, message: str) -> dict[str, Any]:
-    error = "Unauthorized" if status == 401 else "Forbidden"
-    return {"statusCode": status, "body": json.dumps({"error": error, "message": message})}
+def _refuse(error: ApiError) -> dict[str, Any]:
+    """API Gateway ends the handshake with this status (401, 403, 429 with Retry-After)."""
+    body = {"error": error.title, "message": error.message, "code": error.code}
+    headers = {"Content-Type": "application/json", **error.headers}
+    return {"statusCode": error.status, "headers": headers, "body": json.dumps(body)}
 
 
 def connect(event: dict[str, Any]) -> dict[str, Any]:
     context = event["requestContext"]
     token, subprotocol = _offered_token(event)
-    if not token:
-        return _refuse(401, "Invalid or missing authentication token")
     try:
-        principal = authenticate(token)
+        principal, _ = admit(token, (context.get("identity") or {}).get("sourceIp"))
         principal.require("read")
     except ApiError as exc:
-        return _refuse(exc.status, exc.message)
+        return _refuse(exc)
     connections.save_connection(
         context["connectionId"], principal.tenant, principal.subject, sender.endpoint_for(context)
     )

@@ -4,6 +4,7 @@ connections, the per-connection message rate limit."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -84,6 +85,27 @@ def test_connect_refuses_missing_and_bad_tokens(rt: Realtime) -> None:
             connect(url, open_timeout=10)
         assert refused.value.response.status_code == 401
     assert os.environ["BORGOS_WEBSOCKET_ENDPOINT"]
+
+
+def test_failed_connects_are_limited_per_source_address_like_requests(
+    rt: Realtime, alice: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BORGOS_RATE_LIMIT_BURST", "3")
+    monkeypatch.setenv("BORGOS_RATE_LIMIT_PER_MINUTE", "1")
+    reset_settings()
+    statuses = []
+    for _ in range(2):  # guesses on the WebSocket ...
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"{rt.gateway.ws_url}?token=borg_guess", open_timeout=10)
+        statuses.append(refused.value.response.status_code)
+    # ... and on the REST API spend one budget per source address
+    guessed = alice.client.http.get("/api/v1/projects", headers={"Authorization": "Bearer borg_guess"})
+    statuses.append(guessed.status_code)
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{rt.gateway.ws_url}?token=borg_guess", open_timeout=10)
+    statuses.append(refused.value.response.status_code)
+    assert statuses == [401, 401, 401, 429]
+    assert json.loads(refused.value.response.body)["code"] == "RATE_LIMITED"
 
 
 def test_connect_with_bearer_subprotocol_selects_it(rt: Realtime, alice: Caller) -> None:
