@@ -40,11 +40,11 @@ class Cancelled(Exception):
 class Background:
     """One call run on a thread; `result()` returns its value or raises its exception."""
 
-    def __init__(self, call: Callable[[], Any]) -> None:
+    def __init__(self, call: Callable[[], Any], name: str) -> None:
         self._call = call
         self._value: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="deploy-report", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -227,7 +227,7 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
             # given while the engine creates the container, which runs the image by its id.
             tag = docker_images.image_tag(tenant, deployment_id, revision)
             image = docker_images.BuiltImage(str(local.id), tag, f"using local image {reference}")
-            tagging = Background(functools.partial(_tag, local, tag))
+            tagging = Background(functools.partial(_tag, local, tag), name="deploy-tag")
         else:
             current = deployments.report(
                 tenant,
@@ -265,7 +265,8 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
                         revision_changes={"status": "starting", "image_id": image.image_id},
                         only_if=_not_cancelled,
                         item=current,
-                    )
+                    ),
+                    name="deploy-report",
                 )
 
         try:
