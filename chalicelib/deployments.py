@@ -109,14 +109,16 @@ def project_and_host(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The project and the host item a deployment goes to: the host named (registered, online or
     not: its queue waits for it), else the configured default, else an online host of the tenant.
-    A named host is read with the project in one call."""
+    A named host is read with the project (and the tenant's meta, for the commit that follows) in
+    one call."""
     name = requested or get_settings().deploy_default_host
     if not name:
         return projects.get_item(tenant, project_id), choose_host(tenant, None)
     pk = keys.tenant_pk(tenant)
     project_sk = keys.entity_sk(projects.KIND, project_id)
     found = {
-        item["SK"]: item for item in get_store().batch_get([(pk, project_sk), (pk, hosts.host_sk(name))])
+        item["SK"]: item
+        for item in get_store().batch_get([(pk, project_sk), (pk, hosts.host_sk(name))], meta_of=tenant)
     }
     if project_sk not in found:
         raise NotFound.entity("Project", project_id)
@@ -227,12 +229,14 @@ def get_revision_item(tenant: str, deployment_id: int, revision: int) -> dict[st
 def get_with_revision(
     tenant: str, deployment_id: int, revision: int
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The deployment and one of its revisions in one read (None for what does not exist)."""
+    """The deployment and one of its revisions in one read (None for what does not exist), with the
+    tenant's meta for the report that follows."""
     pk = keys.tenant_pk(tenant)
     found = {
         item["SK"]: item
         for item in get_store().batch_get(
-            [(pk, deployment_sk(deployment_id)), (pk, revision_sk(deployment_id, revision))]
+            [(pk, deployment_sk(deployment_id)), (pk, revision_sk(deployment_id, revision))],
+            meta_of=tenant,
         )
     }
     return found.get(deployment_sk(deployment_id)), found.get(revision_sk(deployment_id, revision))

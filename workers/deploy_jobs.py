@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
 from typing import Any
 
+import docker.errors
+from docker.models.images import Image
+
 from chalicelib import clock, deployments, errorlog, jobs, projects
 from chalicelib.config import get_settings
 from chalicelib.errors import ApiError, NotFound
@@ -37,11 +40,11 @@ class Cancelled(Exception):
 class Background:
     """One call run on a thread; `result()` returns its value or raises its exception."""
 
-    def __init__(self, call: Callable[[], Any]) -> None:
+    def __init__(self, call: Callable[[], Any], name: str) -> None:
         self._call = call
         self._value: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="deploy-report", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -118,26 +121,33 @@ def _spec(
     )
 
 
+def _reference(rev: dict[str, Any]) -> str | None:
+    """What the revision runs when it is not built from the project: its recorded image (a rollback)
+    or the image the request named."""
+    reference = rev.get("image_id") or rev["config"].get("image")
+    return str(reference) if reference else None
+
+
 def _prepare_image(tenant: str, item: dict[str, Any], rev: dict[str, Any]) -> docker_images.BuiltImage:
-    """The revision's image: the recorded one (rollback), a given reference, or built from the project."""
+    """The revision's image when the host does not have it: pulled, or built from the project."""
     key = {"tenant": tenant, "deployment_id": item["id"], "revision": rev["revision"]}
     if rev.get("image_id"):
-        if not docker_images.image_exists(rev["image_id"]):
-            raise docker_images.ImageError(
-                f"image {rev['image_id'][:19]} of revision {rev.get('rollback_of')} is no longer on this host"
-            )
-        return docker_images.use_image(rev["image_id"], **key)
+        raise docker_images.ImageError(
+            f"image {rev['image_id'][:19]} of revision {rev.get('rollback_of')} is no longer on this host"
+        )
     if rev["config"].get("image"):
         return docker_images.use_image(rev["config"]["image"], **key)
     project = projects.get_item(tenant, item["project_id"])
     return docker_images.build_image(project["path"], **key)
 
 
-def _must_prepare(rev: dict[str, Any]) -> bool:
-    """Whether the revision's image takes work (a build or a pull): only then is it `building`; a
-    rollback or an image already on the host goes from `pending` straight to `starting`."""
-    reference = rev.get("image_id") or rev["config"].get("image")
-    return not reference or not docker_images.image_exists(reference)
+def _tag(image: Image, tag: str) -> None:
+    """Tagging is bookkeeping (pruning finds a revision's image by its tag; the revision records the
+    id and the container runs the id): a failure is logged and the rollout goes on."""
+    try:
+        docker_images.tag_image(image, tag)
+    except docker.errors.APIError as exc:
+        logger.warning("revision image not tagged", extra={"tag": tag, "error": str(exc)})
 
 
 def _prune(tenant: str, deployment_id: int, protect: set[str]) -> None:
@@ -208,8 +218,17 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
 
     build_log = ""
     current: dict[str, Any] | None = item
+    reference = _reference(rev)
+    local = docker_images.find_image(reference) if reference else None
+    tagging: Background | None = None
     try:
-        if _must_prepare(rev):
+        if local is not None:
+            # On the host already (an image deploy, a rollback): no `building` step, and the tag is
+            # given while the engine creates the container, which runs the image by its id.
+            tag = docker_images.image_tag(tenant, deployment_id, revision)
+            image = docker_images.BuiltImage(str(local.id), tag, f"using local image {reference}")
+            tagging = Background(functools.partial(_tag, local, tag), name="deploy-tag")
+        else:
             current = deployments.report(
                 tenant,
                 deployment_id,
@@ -220,13 +239,13 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
                 only_if=_not_cancelled,
                 item=item,
             )
-        try:
-            image = _prepare_image(tenant, item, rev)
-        except (docker_images.ImageError, NotFound) as exc:
-            reason = str(getattr(exc, "reason", None) or exc)
-            return _fail(tenant, item, revision, reason, getattr(exc, "log", "") or reason, "")
+            try:
+                image = _prepare_image(tenant, item, rev)
+            except (docker_images.ImageError, NotFound) as exc:
+                reason = str(getattr(exc, "reason", None) or exc)
+                return _fail(tenant, item, revision, reason, getattr(exc, "log", "") or reason, "")
         build_log = image.log
-        spec = _spec(tenant, item, revision, rev["config"], image.tag)
+        spec = _spec(tenant, item, revision, rev["config"], image.image_id)
 
         starting: Background | None = None
 
@@ -246,7 +265,8 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
                         revision_changes={"status": "starting", "image_id": image.image_id},
                         only_if=_not_cancelled,
                         item=current,
-                    )
+                    ),
+                    name="deploy-report",
                 )
 
         try:
@@ -257,8 +277,9 @@ def _run_locked(tenant: str, deployment_id: int, revision: int) -> str:
                 on_phase=on_phase,
             )
         finally:
-            if starting is not None:
-                starting.wait()
+            for pending in (starting, tagging):
+                if pending is not None:
+                    pending.wait()
         if starting is not None:
             try:
                 current = starting.result()

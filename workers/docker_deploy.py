@@ -94,7 +94,10 @@ def rollout(
     """Bring `spec` live on `spec.host_port` and retire `current_container_id` once the new one is
     healthy. Phases reported: starting, health_check, swapping, retiring, healthy | unhealthy."""
     phase = on_phase or _noop
-    image_id = str(docker_engine.client().images.get(spec.image).id)
+    # An image id names itself (the deploy job runs images by id): no inspect needed.
+    image_id = spec.image
+    if not image_id.startswith("sha256:"):
+        image_id = str(docker_engine.client().images.get(spec.image).id)
     old = _find(current_container_id)
     old_serving = old is not None and old.status == "running" and _published_port(old) == spec.host_port
     if old_serving:

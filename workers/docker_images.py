@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker.errors
+from docker.models.images import Image
 
 from workers import docker_engine
 from workers.docker_spec import LABEL_DEPLOYMENT, LABEL_MANAGED, LABEL_REVISION, LABEL_TENANT
@@ -101,28 +102,36 @@ def build_image(
 
 def use_image(reference: str, *, tenant: str, deployment_id: int, revision: int) -> BuiltImage:
     """Take an image as given (pulled when absent) and tag it for the revision."""
-    images = docker_engine.client().images
-    try:
-        image = images.get(reference)
-        log = f"using local image {reference}"
-    except docker.errors.ImageNotFound:
+    image = find_image(reference)
+    log = f"using local image {reference}"
+    if image is None:
         try:
-            image = images.pull(reference)
+            image = docker_engine.client().images.pull(reference)
             log = f"pulled {reference}"
         except docker.errors.APIError as exc:
             raise ImageError(f"image {reference} is not available: {exc.explanation or exc}") from exc
     tag = image_tag(tenant, deployment_id, revision)
-    repository, _, version = tag.rpartition(":")
-    image.tag(repository, version)
+    tag_image(image, tag)
     return BuiltImage(image_id=str(image.id), tag=tag, log=log)
 
 
-def image_exists(image_id: str) -> bool:
+def find_image(reference: str) -> Image | None:
+    """The local image a reference (id, name or tag) names, or None."""
     try:
-        docker_engine.client().images.get(image_id)
+        return docker_engine.client().images.get(reference)
     except docker.errors.ImageNotFound:
-        return False
-    return True
+        return None
+
+
+def image_exists(image_id: str) -> bool:
+    return find_image(image_id) is not None
+
+
+def tag_image(image: Image, tag: str) -> None:
+    """Give `image` the tag (a no-op when it has it already: a retried job, a rollback)."""
+    if tag not in image.tags:
+        repository, _, version = tag.rpartition(":")
+        image.tag(repository, version)
 
 
 def prune_images(key: str, keep: int = 3, *, protect: frozenset[str] = frozenset()) -> list[str]:

@@ -295,9 +295,13 @@ class Store:
         item = response.get("Item")
         return decode_item(item) if item else None
 
-    def batch_get(self, keys_: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    def batch_get(self, keys_: list[tuple[str, str]], *, meta_of: str | None = None) -> list[dict[str, Any]]:
+        """The items that exist among `keys_`. `meta_of`: a tenant whose meta item (ids, event
+        sequence) is read in the same call and kept, so a commit for that tenant right after builds
+        on the current meta instead of failing once on a copy another process made stale."""
+        meta_key = (keys.tenant_pk(meta_of), keys.META_SK) if meta_of else None
         found: list[dict[str, Any]] = []
-        unique = list(dict.fromkeys(keys_))
+        unique = list(dict.fromkeys([*keys_, *([meta_key] if meta_key else [])]))
         for start in range(0, len(unique), 100):
             request: dict[str, Any] = {
                 self.table: {
@@ -309,7 +313,11 @@ class Store:
                 response = self.client.batch_get_item(RequestItems=request)
                 found.extend(decode_item(i) for i in response.get("Responses", {}).get(self.table, []))
                 request = response.get("UnprocessedKeys") or {}
-        return found
+        if meta_of is None:
+            return found
+        metas = [i for i in found if (i["PK"], i["SK"]) == meta_key]
+        self._meta_cache[meta_of] = metas[0] if metas else {}
+        return [i for i in found if (i["PK"], i["SK"]) != meta_key or meta_key in keys_]
 
     def query_page(
         self,

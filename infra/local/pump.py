@@ -7,13 +7,18 @@ seconds, `eventSourceARN` on every record). Like Lambda:
   skipped, and records behind it wait (per shard order is kept);
 - the position (last delivered sequence number per shard) is saved after each delivered batch, so
   a restarted pump goes on where it stopped. The first start (or a new stream, e.g. after moto
-  restarted and restored its snapshot) begins at LATEST (the end of the shard, as a sequence number).
+  restarted and restored its snapshot) begins at LATEST (the end of the shard, as a sequence number);
+- each shard is polled with GetRecords at a fixed rate (`poll_interval` from the start of one poll to
+  the next; Lambda's base rate is 4 polls a second per shard), and the list of shards is asked for
+  only every SHARD_LISTING_SECONDS (Lambda discovers new shards periodically too), so an idle poll
+  is one GetRecords call per shard.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +33,7 @@ from infra.local.snapshot import write_atomic
 logger = Logger(service="borgos-local-pump")
 
 Deliver = Callable[[list[dict[str, Any]]], None]
+SHARD_LISTING_SECONDS = 10.0
 
 
 def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
@@ -105,6 +111,7 @@ class StreamPump:
         self.batch_size = batch_size
         self.position = Position()
         self._shards: dict[str, _Shard] = {}
+        self._next_listing = 0.0  # monotonic time at which the shards are listed again
 
     # -- attaching ------------------------------------------------------------------------------
 
@@ -124,6 +131,7 @@ class StreamPump:
         logger.info("pump attached", stream_arn=arn, resumed=resume, shards=len(self._shards))
 
     def _shard_ids(self) -> list[str]:
+        self._next_listing = time.monotonic() + SHARD_LISTING_SECONDS
         description = self.streams.describe_stream(StreamArn=self.position.stream_arn)["StreamDescription"]
         return [shard["ShardId"] for shard in description["Shards"]]
 
@@ -155,9 +163,10 @@ class StreamPump:
     def poll_once(self) -> int:
         """Fetch what is new and deliver it; returns how many records were delivered. Raises what
         the handler raised (the batch stays pending and is delivered again next time)."""
-        for shard_id in self._shard_ids():
-            if shard_id not in self._shards:  # a shard that appeared since: from its start
-                self._shards[shard_id] = _Shard(self._iterator(shard_id))
+        if time.monotonic() >= self._next_listing:
+            for shard_id in self._shard_ids():
+                if shard_id not in self._shards:  # a shard that appeared since: from its start
+                    self._shards[shard_id] = _Shard(self._iterator(shard_id))
         delivered = 0
         for shard_id, shard in list(self._shards.items()):
             if not shard.pending:
@@ -169,8 +178,9 @@ class StreamPump:
                 self.positions.save(self.position)
                 shard.pending = []
                 shard.iterator = shard.next_iterator
-            if shard.iterator is None:  # a closed shard, read to its end
+            if shard.iterator is None:  # a closed shard, read to its end: its children follow it
                 del self._shards[shard_id]
+                self._next_listing = 0.0
         return delivered
 
     def _fetch(self, shard_id: str, shard: _Shard) -> None:
@@ -191,10 +201,12 @@ class StreamPump:
         # out, so taking a fresh one per idle poll would grow its memory without bound.
 
     def run(self, stop: threading.Event, *, poll_interval: float = 0.2, max_backoff: float = 30.0) -> None:
-        """Pump until `stop` is set. A failing batch is retried with backoff, never skipped."""
+        """Pump until `stop` is set, one poll every `poll_interval` seconds (start to start; at once
+        again after a delivered batch). A failing batch is retried with backoff, never skipped."""
         backoff = poll_interval
         attached = bool(self.position.stream_arn)
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 if not attached:
                     self.attach()
@@ -210,7 +222,7 @@ class StreamPump:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, max_backoff)
                 continue
-            stop.wait(poll_interval)
+            stop.wait(max(0.0, started + poll_interval - time.monotonic()))
 
     def _stream_lost(self) -> bool:
         try:

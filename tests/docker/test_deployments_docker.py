@@ -147,6 +147,11 @@ def test_failing_redeploy_keeps_the_old_revision_serving_then_rollback(
     got = stack.wait_for(deployment_id, lambda d: settled(d) and d["revision"] == 4)
     assert got["status"] == "running" and fetch(port, "/marker") == "v1"
     assert got["image_id"] == history[2]["image_id"]
+    # The container runs the recorded image by id; the revision's tag was given beside its creation.
+    serving = docker_engine.client().containers.get(got["container_id"])
+    assert serving.attrs["Config"]["Image"] == got["image_id"]
+    tags = docker_engine.client().images.get(got["image_id"]).tags
+    assert f"borgos/{stack.tenant}-d{deployment_id}:r4" in tags
     # Nothing to build or pull: pending -> starting -> running.
     assert [h["status"] for h in got["status_history"][-3:]] == ["pending", "starting", "running"]
     # Exactly one container serves the deployment.

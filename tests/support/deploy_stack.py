@@ -35,31 +35,44 @@ def _reset() -> None:
 
 
 class StreamPump:
-    """Plays Lambda's part: reads the table's stream and hands each batch to the stream handler."""
+    """Plays Lambda's part with the local stack's pump (infra/local/pump.py): reads the table's stream
+    and hands each batch to the stream handler, polling every POLL_INTERVAL seconds."""
 
-    def __init__(self) -> None:
+    # Lambda polls a shard about 4 times a second; 20 is already kind to the deploy path's latency.
+    POLL_INTERVAL = 0.05
+
+    def __init__(self, workdir: Path) -> None:
         from chalicelib import aws
         from chalicelib.config import get_settings
-        from tests.support.streams import StreamReader
+        from infra.local.pump import PositionFile
+        from infra.local.pump import StreamPump as LocalPump
 
-        self._reader = StreamReader(
-            aws.client("dynamodb"), aws.client("dynamodbstreams"), get_settings().table_name
-        )
-        self._stop = threading.Event()
         # Called with every batch after the handler: lets a caller await a change instead of polling.
         self.listeners: list[Callable[[list[dict[str, Any]]], None]] = []
-        self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
+        self._pump = LocalPump(
+            dynamodb=aws.client("dynamodb"),
+            streams=aws.client("dynamodbstreams"),
+            table=get_settings().table_name,
+            deliver=self._deliver,
+            positions=PositionFile(workdir / "pump.json"),
+        )
+        self._pump.attach()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._pump.run,
+            args=(self._stop,),
+            kwargs={"poll_interval": self.POLL_INTERVAL},
+            name="stream-pump",
+            daemon=True,
+        )
         self._thread.start()
 
-    def _run(self) -> None:
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
         from chalicelib import stream
 
-        while not self._stop.wait(0.05):
-            records = self._reader.drain()
-            if records:
-                stream.handle_records(records)
-                for listener in list(self.listeners):
-                    listener(records)
+        stream.handle_records(records)
+        for listener in list(self.listeners):
+            listener(records)
 
     def stop(self) -> None:
         self._stop.set()
@@ -205,7 +218,7 @@ def deploy_stack(redis_url: str, tenant: str, host: str, workdir: Path) -> Itera
 
         redis.Redis.from_url(redis_url).flushdb()
         create_table(aws.client("dynamodb"), TABLE)
-        pump = StreamPump()
+        pump = StreamPump(workdir)
         worker.start()
         helper.start()
         hosts.register_host(

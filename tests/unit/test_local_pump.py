@@ -146,6 +146,42 @@ def test_idle_polls_do_not_pile_up_iterators(aws: None, tmp_path: Path) -> None:
     assert len(backend.shard_iterators) == before
 
 
+class _CountingStreams:
+    """A DynamoDB Streams client that counts the calls it sends, by operation."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method) or name == "exceptions":
+            return method
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def test_an_idle_poll_is_one_get_records_call_per_shard(aws: None, tmp_path: Path) -> None:
+    from chalicelib import aws as aws_clients
+
+    recorder = Recorder()
+    pump = _pump(recorder, tmp_path / "pos.json")
+    streams = _CountingStreams(aws_clients.client("dynamodbstreams"))
+    pump.streams = streams
+    pump.attach()
+    streams.calls.clear()
+    for _ in range(5):
+        pump.poll_once()
+    assert streams.calls == {"get_records": 5}  # the shards are listed again only every few seconds
+    _put("A")
+    pump.poll_once()
+    assert recorder.keys == ["A"]
+
+
 def test_the_apps_handler_enqueues_a_committed_job_request(
     aws: None, redis_queue: str, tmp_path: Path
 ) -> None:

@@ -57,6 +57,43 @@ def test_writers_with_stale_meta_never_reuse_ids_or_sequence_numbers(aws: None) 
     assert header is not None and header["count"] == 44
 
 
+class _CountingClient:
+    """A DynamoDB client that counts the transactions it sends."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.transactions = 0
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.transactions += 1
+        return self._client.transact_write_items(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_read_with_the_tenants_meta_spares_the_next_commit_a_stale_round(aws: None) -> None:
+    from chalicelib import aws as aws_clients
+
+    client = _CountingClient(aws_clients.client("dynamodb"))
+    mine, other = Store(dynamodb=client), Store()
+    first = _create(mine, "alice", "a")
+    _create(other, "alice", "b")  # another process: the meta `mine` holds is stale now
+    wanted = [(keys.tenant_pk("alice"), keys.entity_sk("THING", first))]
+
+    client.transactions = 0
+    assert [item["name"] for item in mine.batch_get(wanted)] == ["a"]
+    _create(mine, "alice", "c")
+    assert client.transactions == 2  # failed on the stale meta, rebuilt on the current one
+
+    _create(other, "alice", "d")
+    client.transactions = 0
+    assert [item["name"] for item in mine.batch_get(wanted, meta_of="alice")] == ["a"]
+    assert _create(mine, "alice", "e") == 5
+    assert client.transactions == 1
+    assert [e["seq"] for e in _events("alice")] == [1, 2, 3, 4, 5]
+
+
 def test_a_failed_condition_commits_nothing(aws: None) -> None:
     store = get_store()
     _create(store, "alice", "a")
