@@ -4,6 +4,7 @@ request under the key is 422, a retry while the first runs is 409; keys belong t
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -183,3 +184,30 @@ def test_requests_without_a_key_are_not_deduplicated(alice: Caller) -> None:
 def test_an_invalid_body_under_a_key_is_not_kept(alice: Caller) -> None:
     assert alice.post("/api/v1/projects", {"name": ""}, key("fix-me")).status_code == 400
     assert alice.post("/api/v1/projects", NEW, key("fix-me")).status_code == 201
+
+
+def dynamodb_calls(send: Any) -> Counter[str]:
+    """The DynamoDB operations one request makes (authentication and rate limit included)."""
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    events = get_store().client.meta.events
+    events.register("before-call.dynamodb.*", count)
+    try:
+        send()
+    finally:
+        events.unregister("before-call.dynamodb.*", count)
+    return calls
+
+
+def test_a_key_costs_two_puts_and_a_replay_one(alice: Caller) -> None:
+    plain = dynamodb_calls(lambda: alice.post("/api/v1/projects", NEW))
+    assert plain == Counter(GetItem=1, UpdateItem=1, TransactWriteItems=1)
+    keyed = dynamodb_calls(lambda: alice.post("/api/v1/projects", NEW, key("cost")))
+    assert keyed == plain + Counter(PutItem=2)
+    replayed = dynamodb_calls(lambda: alice.post("/api/v1/projects", NEW, key("cost")))
+    assert replayed == Counter(GetItem=1, UpdateItem=1, PutItem=1)
+    conflict = dynamodb_calls(lambda: alice.post("/api/v1/projects", {**NEW, "name": "x"}, key("cost")))
+    assert conflict == Counter(GetItem=1, UpdateItem=1, PutItem=1)
