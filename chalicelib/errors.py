@@ -75,12 +75,24 @@ class Conflict(ApiError):
     status, title, code = 409, "Conflict", "CONFLICT"
 
 
+class IdempotencyInProgress(Conflict):
+    """A retry arrived while the request that first used its Idempotency-Key is still running."""
+
+    code = "IDEMPOTENCY_IN_PROGRESS"
+
+
 class PayloadTooLarge(ApiError):
     status, title, code = 413, "Payload too large", "PAYLOAD_TOO_LARGE"
 
 
 class Unprocessable(ApiError):
     status, title, code = 422, "Unprocessable request", "UNPROCESSABLE"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    """An Idempotency-Key sent again with another request (method, path, query or body)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
 
 
 class RateLimited(ApiError):

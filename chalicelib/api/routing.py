@@ -21,6 +21,7 @@ from chalice import Response
 from chalice.app import Request
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import idempotency
 from chalicelib.access import admit
 from chalicelib.auth import Principal, bearer_from_header
 from chalicelib.config import get_settings
@@ -271,6 +272,7 @@ def _handle(request: Request, spec: RouteSpec, view: Callable[[Req], Any], path_
     request_id = request_id_var.get() or new_request_id(request.context)
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     limit_headers: dict[str, str] = {}
+    claim: idempotency.Claim | None = None
     try:
         raw = request.raw_body or b""
         raw_body = raw if isinstance(raw, bytes) else raw.encode()
@@ -281,6 +283,7 @@ def _handle(request: Request, spec: RouteSpec, view: Callable[[Req], Any], path_
             principal.require(spec.scope)
         if len(raw_body) > settings.max_body_bytes:
             raise PayloadTooLarge(f"Request body is larger than {settings.max_body_bytes} bytes")
+        idempotency_key = _idempotency_key(spec, principal, headers)
         req = Req(
             principal=principal or Principal(tenant="", scopes=frozenset(), subject="anonymous"),
             request_id=request_id,
@@ -291,36 +294,98 @@ def _handle(request: Request, spec: RouteSpec, view: Callable[[Req], Any], path_
             raw_body=raw_body,
             base_url=_base_url(headers),
         )
-        result = view(req)
-        if isinstance(result, TextReply):
-            text_headers: dict[str, str | list[str]] = {
-                "Content-Type": result.content_type,
-                "X-Request-Id": request_id,
-                **limit_headers,
-            }
-            return Response(body=result.text, status_code=result.status, headers=text_headers)
-        status, extra = spec.status, dict[str, str]()
-        if isinstance(result, ListReply):
-            body, extra = _list_response(result, req.base_url, request.path, dict(request.query_params or {}))
-        elif isinstance(result, Reply):
-            body, status, extra = _dump(result.body), result.status, result.headers
-        else:
-            body = _dump(result)
-        out_headers: dict[str, str | list[str]] = {
-            "Content-Type": "application/json",
-            "X-Request-Id": request_id,
-            **limit_headers,
-            **extra,
-        }
-        text = "" if status == 204 else json.dumps(body)
-        return Response(body=text, status_code=status, headers=out_headers)
+        if idempotency_key is not None:
+            target = _request_target(spec, path_params, dict(request.query_params or {}))
+            claimed = idempotency.claim(
+                req.tenant, idempotency_key, idempotency.fingerprint(spec.method, target, raw_body)
+            )
+            if isinstance(claimed, idempotency.StoredResponse):
+                return _replay(claimed, request_id, limit_headers)
+            claim = claimed
+        response = _respond(spec, view, req, request, limit_headers)
     except ApiError as error:
         if error.status >= 500:
             logger.error("request failed", extra={"code": error.code, "error_message": error.message})
-        return error_response(error, request_id, limit_headers)
+        response = error_response(error, request_id, limit_headers)
     except Exception:
         logger.exception("unhandled error")
-        return error_response(InternalError(), request_id, limit_headers)
+        response = error_response(InternalError(), request_id, limit_headers)
+    if claim is not None:
+        _settle(claim, response)
+    return response
+
+
+def _respond(
+    spec: RouteSpec, view: Callable[[Req], Any], req: Req, request: Request, limit_headers: dict[str, str]
+) -> Response:
+    """Run the view and shape its result (errors it raises are the caller's to answer)."""
+    result = view(req)
+    if isinstance(result, TextReply):
+        text_headers: dict[str, str | list[str]] = {
+            "Content-Type": result.content_type,
+            "X-Request-Id": req.request_id,
+            **limit_headers,
+        }
+        return Response(body=result.text, status_code=result.status, headers=text_headers)
+    status, extra = spec.status, dict[str, str]()
+    if isinstance(result, ListReply):
+        body, extra = _list_response(result, req.base_url, request.path, dict(request.query_params or {}))
+    elif isinstance(result, Reply):
+        body, status, extra = _dump(result.body), result.status, result.headers
+    else:
+        body = _dump(result)
+    out_headers: dict[str, str | list[str]] = {
+        "Content-Type": "application/json",
+        "X-Request-Id": req.request_id,
+        **limit_headers,
+        **extra,
+    }
+    text = "" if status == 204 else json.dumps(body)
+    return Response(body=text, status_code=status, headers=out_headers)
+
+
+# -- Idempotency-Key (conventions: the same POST sent again is answered once) ---------------------
+
+# Headers that describe this delivery rather than the answer: a replay carries its own.
+_PER_REQUEST_HEADERS = ("x-request-id", "x-ratelimit-", "retry-after")
+
+
+def _idempotency_key(spec: RouteSpec, principal: Principal | None, headers: dict[str, str]) -> str | None:
+    """The request's key, validated; None when it has none or the route takes none (keys belong to a
+    tenant, so public routes, such as webhook triggers with their own delivery ids, ignore them)."""
+    key = headers.get(idempotency.HEADER.lower())
+    if key is None or spec.method != "POST" or principal is None:
+        return None
+    return idempotency.validate_key(key)
+
+
+def _request_target(spec: RouteSpec, path_params: dict[str, str], query: dict[str, str] | None) -> str:
+    path = re.sub(r"\{(\w+)\}", lambda m: path_params.get(m.group(1), m.group(0)), spec.path)
+    return f"{path}?{urlencode(sorted((query or {}).items()))}"
+
+
+def _replay(stored: idempotency.StoredResponse, request_id: str, limit_headers: dict[str, str]) -> Response:
+    headers: dict[str, str | list[str]] = {
+        **stored.headers,
+        "X-Request-Id": request_id,
+        **limit_headers,
+        "Idempotent-Replayed": "true",
+    }
+    return Response(body=stored.body, status_code=stored.status, headers=headers)
+
+
+def _settle(claim: idempotency.Claim, response: Response) -> None:
+    kept = {
+        name: value
+        for name, value in (response.headers or {}).items()
+        if not name.lower().startswith(_PER_REQUEST_HEADERS)
+    }
+    body = response.body if isinstance(response.body, str) else json.dumps(response.body)
+    try:
+        idempotency.settle(claim, idempotency.StoredResponse(response.status_code, body, kept))
+    except Exception:
+        # The answer stands; the key stays claimed until its lease runs out, then a retry runs again.
+        logger.exception("idempotency record not settled")
 
 
 def _base_url(headers: dict[str, str]) -> str:

@@ -59,7 +59,8 @@ def scheduled_run(task_id: str, scheduled_at: datetime, trigger: RunTrigger = "s
 def manual_run(task_id: str, requested_at: datetime, nonce: str) -> DueRun:
     """A run-now request: outside the schedule, it never moves the cursor or collides with a
     scheduled run. `nonce` (e.g. the request id) tells apart two requests in the same microsecond;
-    a client retry of the same request is deduplicated by the API's Idempotency-Key instead."""
+    a client's retry is not a second run when it sends the same Idempotency-Key: the API replays the
+    first answer without calling this again (chalicelib/idempotency.py, docs/api.md)."""
     if not nonce or len(nonce) > _MAX_NONCE or "#" in nonce:
         raise ValueError("nonce must be 1-128 characters without '#'")
     return DueRun(task_id, as_utc(requested_at), "manual", f"{run_key(task_id, requested_at)}#manual-{nonce}")

@@ -7,6 +7,7 @@ so a Query can never cross tenants by accident.
 | entity                | T#<tenant>      | <KIND>#<id:012d>        |
 | error event           | T#<tenant>      | ERROR#<time>#<id:012d>  | newest first, TTL
 | event log             | T#<tenant>      | EVENT#<seq:015d>        | TTL; replay and fan-out
+| idempotency record    | T#<tenant>      | IDEM#<Idempotency-Key>  | TTL; a POST's claim and answer
 | API token             | TOKEN#<sha256>  | TOKEN                   | the lookup item for authentication
 | rate-limit state      | RL#<subject>    | RL                      | TTL
 
@@ -39,6 +40,11 @@ def header_sk(kind: str, newest_first: bool = False) -> str:
 
 def event_sk(seq: int) -> str:
     return f"EVENT#{seq:015d}"
+
+
+def idempotency_sk(key: str) -> str:
+    """A tenant's record of one Idempotency-Key (the key is validated printable ASCII)."""
+    return f"IDEM#{key}"
 
 
 def token_pk(token_hash: str) -> str:

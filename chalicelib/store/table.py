@@ -512,8 +512,48 @@ class Store:
             request["ConditionExpression"] = "attribute_not_exists(PK)"
         self.client.put_item(**request)
 
-    def delete(self, pk: str, sk: str) -> None:
-        self.client.delete_item(TableName=self.table, Key=encode_item({"PK": pk, "SK": sk}))
+    def put_unless(
+        self, item: dict[str, Any], condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Put `item` if `condition` holds on the item it replaces. When it does not, the item that
+        stood in the way comes back with the refusal (ReturnValuesOnConditionCheckFailure), so the
+        caller learns why without a second read; None means the put was made."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=encode_item(item),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=encode_item(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            old = exc.response.get("Item")
+            # DynamoDB always returns it for a condition on an existing item; read it if not.
+            return decode_item(old) if old else (self.get(item["PK"], item["SK"]) or {})
+        return None
+
+    def delete(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> bool:
+        """Delete an item; with `condition`, only if it holds (False when it did not)."""
+        request: dict[str, Any] = {"TableName": self.table, "Key": encode_item({"PK": pk, "SK": sk})}
+        if condition:
+            request["ConditionExpression"] = condition
+            request["ExpressionAttributeNames"] = names or {}
+            if values:
+                request["ExpressionAttributeValues"] = encode_item(values)
+        try:
+            self.client.delete_item(**request)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 _store: Store | None = None
