@@ -43,7 +43,7 @@ def build(routes: list[RouteSpec], version: str) -> dict[str, Any]:
             "operationId": spec.name,
             "summary": spec.summary,
             "tags": [spec.tag],
-            "parameters": _path_parameters(spec.path) + _query_parameters(spec),
+            "parameters": _path_parameters(spec.path) + _query_parameters(spec) + _header_parameters(spec),
             "responses": _responses(spec, key_map),
         }
         if spec.scope is None:
@@ -74,6 +74,21 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
         schema = {"type": "integer", "minimum": 1} if numeric else {"type": "string"}
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     return parameters
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Send the POST again with the same key and body to get the first answer replayed "
+    "(24 h); another body with the key is 422, a retry while the first runs is 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+def _header_parameters(spec: RouteSpec) -> list[dict[str, Any]]:
+    # The same condition as routing's: authenticated POSTs (a public route has no tenant to scope keys).
+    return [IDEMPOTENCY_KEY] if spec.method == "POST" and spec.scope is not None else []
 
 
 def _query_parameters(spec: RouteSpec) -> list[dict[str, Any]]:

@@ -25,6 +25,9 @@ def test_openapi_lists_every_route_with_schemas_and_security(client: Client) -> 
     listing = document["paths"]["/api/v1/projects"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"active", "tech_stack", "limit", "offset", "cursor"}
     assert document["paths"]["/health"]["get"]["security"] == []
+    create_headers = [p["name"] for p in create["parameters"] if p["in"] == "header"]
+    assert create_headers == ["Idempotency-Key"]
+    assert not [p for p in listing["parameters"] if p["in"] == "header"]
     errors = document["paths"]["/api/v1/errors"]["get"]
     assert "404" in errors["responses"] and "429" in errors["responses"]
 
