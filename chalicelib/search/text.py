@@ -7,6 +7,7 @@ Both sides use these functions, so the index and the API always agree."""
 from __future__ import annotations
 
 import re
+import string
 from typing import NamedTuple
 
 # A lower-to-upper step (getUser, parseHTTPRequest) or an acronym before a word (HTTPServer).
@@ -23,18 +24,17 @@ def split_camel(word: str) -> list[str]:
 
 
 def camel_parts(text: str) -> str:
-    """The parts of the camelCase words in `text`, space-separated ("" when there are none). Word
-    by word, so a block's parts are exactly its lines' parts: no word spans a line."""
-    if text.islower() or _STEP.search(text) is None:  # most lines and blocks: cheap checks only
+    """The parts of the camelCase words in `text`, space-separated ("" when there are none)."""
+    if text.islower() or _STEP.search(text) is None:  # most lines: cheap checks only
         return ""
-    words = [word for word in _ALNUM.findall(text) if _STEP.search(word)]
-    return " ".join(part for word in words for part in split_camel(word))
+    # A word with no capital has no step: str.islower spares most words the regex.
+    words = [word for word in _ALNUM.findall(text) if not word.islower() and _STEP.search(word)]
+    return _CAMEL_STEP.sub(" ", " ".join(words))
 
 
-def index_text(text: str, parts: str | None = None) -> str:
-    """The text FTS5 indexes for a line or a block of lines: the text, then the parts of its
-    camelCase words (`parts` when the caller has them already)."""
-    parts = camel_parts(text) if parts is None else parts
+def index_text(text: str) -> str:
+    """Text to index in one FTS5 column: the text, then the parts of its camelCase words."""
+    parts = camel_parts(text)
     return f"{text} {parts}" if parts else text
 
 
@@ -47,6 +47,39 @@ def file_lines(text: str, max_length: int) -> list[str]:
     return lines
 
 
+def _shape_table() -> bytes:
+    """ASCII letters and digits as `a` (lowercase or digit) and `A` (capital), "\n" kept, every
+    other byte a space: in that shape a camelCase step is the bytes `aA` or `AAa` (see _STEP)."""
+    table = bytearray(b" " * 256)
+    for byte in (string.ascii_lowercase + string.digits).encode():
+        table[byte] = ord("a")
+    for byte in string.ascii_uppercase.encode():
+        table[byte] = ord("A")
+    table[ord("\n")] = ord("\n")
+    return bytes(table)
+
+
+_SHAPE = _shape_table()
+
+
+def lines_with_steps(text: str) -> set[int]:
+    """The indices of the "\n"-separated lines of `text` that hold a camelCase step. Byte searches
+    in the text's shape, not a regex per line: most lines have none. (UTF-8 keeps ASCII bytes as
+    they are and never puts a "\n" byte inside another character, so lines and steps line up.)"""
+    shape = text.encode().translate(_SHAPE)
+    found: set[int] = set()
+    for step in (b"aA", b"AAa"):
+        line = last = 0
+        at = shape.find(step)
+        while at >= 0:
+            line += shape.count(b"\n", last, at)
+            last = at
+            found.add(line)
+            end = shape.find(b"\n", at)
+            at = shape.find(step, end) if end >= 0 else -1
+    return found
+
+
 class FileBlocks(NamedTuple):
     lines: int  # non-blank lines
     blocks: list[tuple[int, str, str]]  # (first line number, content, camelCase parts)
@@ -57,12 +90,15 @@ def index_blocks(text: str, max_length: int, size: int) -> FileBlocks:
     plus its place in it); blocks of nothing but blanks are left out. A block's parts hold each
     line's camelCase parts on the line of the same place ("" when no line has any)."""
     lines = file_lines(text, max_length)
+    parts = [""] * len(lines)
+    for index in lines_with_steps(text):
+        parts[index] = camel_parts(lines[index])
     blocks = []
     for start in range(0, len(lines), size):
         content = "\n".join(lines[start : start + size])
         if content and not content.isspace():
-            parts = camel_parts(content) and "\n".join(map(camel_parts, lines[start : start + size]))
-            blocks.append((start + 1, content, parts))
+            block_parts = parts[start : start + size]
+            blocks.append((start + 1, content, "\n".join(block_parts) if any(block_parts) else ""))
     return FileBlocks(sum(map(bool, map(str.strip, lines))), blocks)
 
 
