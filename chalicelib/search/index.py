@@ -62,12 +62,9 @@ def _connect(path: str) -> sqlite3.Connection:
 def open_for_writing(path: str) -> sqlite3.Connection:
     """Open (or create) an index to update; an index of another schema version starts empty."""
     conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    except sqlite3.DatabaseError:
-        row = None
+    current = is_current(conn)
     conn.close()
-    if row is not None and row[0] == SCHEMA_VERSION:
+    if current:
         return _connect(path)
     with open(path, "wb"):
         pass  # truncate: whatever was there is not ours to update
@@ -75,6 +72,16 @@ def open_for_writing(path: str) -> sqlite3.Connection:
     conn.executescript(_SCHEMA)
     conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
     return conn
+
+
+def is_current(conn: sqlite3.Connection) -> bool:
+    """Whether the index is of this code's SCHEMA_VERSION (any other layout is rebuilt by the next
+    scan and searched by nobody until then)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.DatabaseError:
+        return False
+    return row is not None and row[0] == SCHEMA_VERSION
 
 
 def known_files(conn: sqlite3.Connection) -> dict[str, tuple[int, int, int]]:
