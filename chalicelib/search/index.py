@@ -10,8 +10,8 @@ FTS5 holds blocks of lines, not lines: one row per 16 lines costs a fraction of 
 and of the space. A search ranks blocks with BM25 and asks FTS5 to mark the matching tokens in the
 best ones (highlight()); a block's text is its lines joined by "\n", which no token spans, and its
 parts are aligned line by line, so each mark falls on the exact line that holds it. Which query
-term a marked token stands for is decided by FTS5 as well (`_term_masks`), so hits are exact lines
-with the index's own stemming and tokens.
+term a marked token stands for is decided by FTS5 as well (`lines.term_masks`), so hits are exact
+lines with the index's own stemming and tokens; `lines` scores each line with BM25.
 
 SCHEMA_VERSION changes whenever the layout or what is indexed (`text.index_blocks`) does: an
 index of another version is rebuilt from scratch.
@@ -214,7 +214,7 @@ def _corpus(conn: sqlite3.Connection) -> Corpus:
 
 
 def _best_lines(
-    conn: sqlite3.Connection, terms: list[str], holding: dict[str, int], every: bool, limit: int
+    conn: sqlite3.Connection, terms: list[str], holding: dict[str, int], *, every: bool, limit: int
 ) -> list[Hit]:
     """The best lines holding every term (`every`) or any, best first (ties: file, then line), from
     the best blocks holding them all or any: `limit` blocks, and for `every` up to AND_BATCHES
@@ -255,10 +255,10 @@ def search(conn: sqlite3.Connection, query: str, limit: int) -> list[Hit]:
         return []
     hits: list[Hit] = []
     if len(terms) > 1 and all(holding.values()):
-        hits = _best_lines(conn, terms, holding, True, limit)
+        hits = _best_lines(conn, terms, holding, every=True, limit=limit)
     if len(hits) < limit:
         rare = [term for term in terms if 0 < holding[term] <= COMMON_BLOCKS]
         taken = {(hit.file, hit.line) for hit in hits}
-        more = _best_lines(conn, rare or [t for t in terms if holding[t]], holding, False, limit)
+        more = _best_lines(conn, rare or [t for t in terms if holding[t]], holding, every=False, limit=limit)
         hits += [hit for hit in more if (hit.file, hit.line) not in taken][: limit - len(hits)]
     return hits
