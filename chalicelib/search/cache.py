@@ -46,7 +46,8 @@ def _read(path: str) -> str | None:
 
 def connection(reference: dict[str, Any]) -> sqlite3.Connection | None:
     """An open index for a project's index reference ({key, etag}), fetched if it is not the one
-    cached; None when the object is missing."""
+    cached; None when the object is missing or of another schema version (written by an older
+    scanner: the project's next scan rebuilds it)."""
     key, wanted = reference["key"], reference["etag"]
     held = _open.get(key)
     if held is not None and held.etag == wanted:
@@ -68,6 +69,9 @@ def connection(reference: dict[str, Any]) -> sqlite3.Connection | None:
     if held is not None:
         held.conn.close()
     conn = index.open_for_reading(path)
+    if not index.is_current(conn):
+        conn.close()
+        return None
     _open[key] = _Open(str(cached), conn, path, os.path.getsize(path), time.monotonic())
     _evict(keep=key)
     return conn

@@ -1,14 +1,20 @@
 """The code index of one project: a SQLite file the scanner builds on the host and the API reads.
 
     files(path, size, mtime_ns, facts,      one row per file walked; facts is the scanner's JSON;
-          first_line, line_count)           its lines are lines[first_line, first_line + line_count)
-    lines(id, file_id, line, content)       the non-blank lines of indexed files
-    fts(text)                               FTS5, contentless, rowid = lines.id, porter + unicode61
+          first_block, block_count)         its blocks are blocks[first_block, first_block + count)
+    blocks(id, file_id, first_line,         each indexed file in blocks of BLOCK_LINES lines; parts:
+           content, parts)                  the camelCase parts of each line, line by line
+    fts(content, parts)                     FTS5 over blocks (external content), porter + unicode61
 
-The FTS table is contentless (the text lives once, in `lines`); its indexed text is
-`text.index_text(content)`, recomputed to delete a row, so a changed file's old rows can go
-without storing the text twice. SCHEMA_VERSION changes whenever that function or the layout does:
-an index of another version is rebuilt from scratch.
+FTS5 holds blocks of lines, not lines: one row per 16 lines costs a fraction of the CPU to insert
+and of the space. A search ranks blocks with BM25 and asks FTS5 to mark the matching tokens in the
+best ones (highlight()); a block's text is its lines joined by "\n", which no token spans, and its
+parts are aligned line by line, so each mark falls on the exact line that holds it. Which query
+term a marked token stands for is decided by FTS5 as well (`lines.term_masks`), so hits are exact
+lines with the index's own stemming and tokens; `lines` scores each line with BM25.
+
+SCHEMA_VERSION changes whenever the layout or what is indexed (`text.index_blocks`) does: an
+index of another version is rebuilt from scratch.
 """
 
 from __future__ import annotations
@@ -19,18 +25,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.search.text import index_text, match_expression, query_terms, relevance
+from chalicelib.search.lines import MARK_CLOSE, MARK_OPEN, Corpus, LineHit, MarkedBlock, idf, line_hits
+from chalicelib.search.text import TOKENIZER, FileBlocks, match_expression, query_terms, relevance
 
-SCHEMA_VERSION = "1"
-_SCHEMA = """
+SCHEMA_VERSION = "2"
+BLOCK_LINES = 16  # lines per FTS row: 8 costs a third more to build, 32 ranks less precisely
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(
     id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    facts TEXT NOT NULL, first_line INTEGER NOT NULL DEFAULT 0, line_count INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS lines(
-    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, line INTEGER NOT NULL, content TEXT NOT NULL);
+    facts TEXT NOT NULL, first_block INTEGER NOT NULL DEFAULT 0, block_count INTEGER NOT NULL DEFAULT 0,
+    line_count INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS blocks(
+    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, first_line INTEGER NOT NULL, content TEXT NOT NULL,
+    parts TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    text, content='', tokenize='porter unicode61 remove_diacritics 2');
+    content, parts, content='blocks', content_rowid='id', tokenize='{TOKENIZER}');
 """
 
 
@@ -52,12 +62,9 @@ def _connect(path: str) -> sqlite3.Connection:
 def open_for_writing(path: str) -> sqlite3.Connection:
     """Open (or create) an index to update; an index of another schema version starts empty."""
     conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-    except sqlite3.DatabaseError:
-        row = None
+    current = is_current(conn)
     conn.close()
-    if row is not None and row[0] == SCHEMA_VERSION:
+    if current:
         return _connect(path)
     with open(path, "wb"):
         pass  # truncate: whatever was there is not ours to update
@@ -65,6 +72,16 @@ def open_for_writing(path: str) -> sqlite3.Connection:
     conn.executescript(_SCHEMA)
     conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
     return conn
+
+
+def is_current(conn: sqlite3.Connection) -> bool:
+    """Whether the index is of this code's SCHEMA_VERSION (any other layout is rebuilt by the next
+    scan and searched by nobody until then)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.DatabaseError:
+        return False
+    return row is not None and row[0] == SCHEMA_VERSION
 
 
 def known_files(conn: sqlite3.Connection) -> dict[str, tuple[int, int, int]]:
@@ -78,35 +95,37 @@ def known_files(conn: sqlite3.Connection) -> dict[str, tuple[int, int, int]]:
 def remove_files(conn: sqlite3.Connection, file_ids: Iterable[int]) -> None:
     for file_id in file_ids:
         first, count = conn.execute(
-            "SELECT first_line, line_count FROM files WHERE id=?", (file_id,)
+            "SELECT first_block, block_count FROM files WHERE id=?", (file_id,)
         ).fetchone()
         span = (first, first + count)
-        rows = conn.execute("SELECT id, content FROM lines WHERE id >= ? AND id < ?", span).fetchall()
+        rows = conn.execute("SELECT id, content, parts FROM blocks WHERE id >= ? AND id < ?", span)
         conn.executemany(
-            "INSERT INTO fts(fts, rowid, text) VALUES('delete', ?, ?)",
-            ((row_id, index_text(content)) for row_id, content in rows),
+            "INSERT INTO fts(fts, rowid, content, parts) VALUES('delete', ?, ?, ?)", rows.fetchall()
         )
-        conn.execute("DELETE FROM lines WHERE id >= ? AND id < ?", span)
+        conn.execute("DELETE FROM blocks WHERE id >= ? AND id < ?", span)
         conn.execute("DELETE FROM files WHERE id=?", (file_id,))
 
 
 def add_file(conn: sqlite3.Connection, path: str, size: int, mtime_ns: int, facts: dict[str, Any]) -> None:
-    lines = facts.pop("lines", None) or []
-    # Line ids only grow (MAX+1 even after deletes), so a file's lines are one contiguous range.
-    first = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM lines").fetchone()[0]) + 1
+    """`facts["blocks"]` (popped): the file's blocks as `text.index_blocks` makes them."""
+    indexed = facts.pop("blocks", None) or FileBlocks(0, [])
+    blocks = indexed.blocks
+    # Block ids only grow (MAX+1 even after deletes), so a file's blocks are one contiguous range.
+    first = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM blocks").fetchone()[0]) + 1
     file_id = conn.execute(
-        "INSERT INTO files(path, size, mtime_ns, facts, first_line, line_count) VALUES (?, ?, ?, ?, ?, ?)",
-        (path, size, mtime_ns, json.dumps(facts, separators=(",", ":")), first, len(lines)),
+        "INSERT INTO files(path, size, mtime_ns, facts, first_block, block_count, line_count)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (path, size, mtime_ns, json.dumps(facts, separators=(",", ":")), first, len(blocks), indexed.lines),
     ).lastrowid
-    if not lines:
+    if not blocks:
         return
     conn.executemany(
-        "INSERT INTO lines(id, file_id, line, content) VALUES (?, ?, ?, ?)",
-        ((first + i, file_id, number, content) for i, (number, content, _) in enumerate(lines)),
+        "INSERT INTO blocks(id, file_id, first_line, content, parts) VALUES (?, ?, ?, ?, ?)",
+        ((first + i, file_id, *block) for i, block in enumerate(blocks)),
     )
     conn.executemany(
-        "INSERT INTO fts(rowid, text) VALUES (?, ?)",
-        ((first + i, text) for i, (_, _, text) in enumerate(lines)),
+        "INSERT INTO fts(rowid, content, parts) VALUES (?, ?, ?)",
+        ((first + i, content, parts) for i, (_, content, parts) in enumerate(blocks)),
     )
 
 
@@ -120,10 +139,44 @@ def all_facts(conn: sqlite3.Connection) -> list[tuple[str, dict[str, Any]]]:
 def finish(conn: sqlite3.Connection, *, compact: bool) -> None:
     """Before upload. `compact` (after a cold scan or a large change) merges the FTS segments into
     one and rewrites the file without free pages; both rewrite the whole index, so a small rescan
-    leaves the merging to FTS5's automerge."""
+    leaves the merging to FTS5's automerge. Also records what line scores need: rows and tokens
+    in the FTS table (FTS5's own totals) and the non-blank lines indexed."""
+    _, tokens = _fts_totals(conn)
+    lines = conn.execute("SELECT COALESCE(SUM(line_count), 0) FROM files").fetchone()[0]
+    conn.executemany(
+        "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+        [("lines", str(lines)), ("line_tokens", repr(tokens / lines if lines else 1.0))],
+    )
     if compact:
         conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
         conn.execute("VACUUM")
+
+
+def _fts_totals(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(rows, tokens in all columns): FTS5's averages record (fts_data id 1, the numbers bm25()
+    uses), a row count then each column's token total, as SQLite varints."""
+    row = conn.execute("SELECT block FROM fts_data WHERE id=1").fetchone()
+    if row is None:
+        return 0, 0
+    data: bytes = row[0]
+    rows, at = _varint(data, 0)
+    tokens = 0
+    while at < len(data):
+        count, at = _varint(data, at)
+        tokens += count
+    return rows, tokens
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """SQLite's varint: big-endian groups of 7 bits, high bit set while more follow; a 9th byte
+    holds 8 bits. Returns the value and where the next one starts."""
+    value = 0
+    for i in range(8):
+        byte = data[at + i]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at + i + 1
+    return (value << 8) | data[at + 8], at + 9
 
 
 def open_for_reading(path: str) -> sqlite3.Connection:
@@ -132,43 +185,80 @@ def open_for_reading(path: str) -> sqlite3.Connection:
     return conn
 
 
-COMMON_LINES = 2000  # a term on more lines than this adds little to BM25 (low IDF) and costs much
-_COUNT = "SELECT count(*) FROM (SELECT 1 FROM fts WHERE fts MATCH ? LIMIT ?)"
-
-
-def _rarer(conn: sqlite3.Connection, terms: list[str]) -> list[str]:
-    """The terms to OR: common ones are left out when a rarer one is there to rank by."""
-    if len(terms) == 1:
-        return terms
-    rare = [
-        t
-        for t in terms
-        if conn.execute(_COUNT, (match_expression([t]), COMMON_LINES + 1)).fetchone()[0] <= COMMON_LINES
-    ]
-    return rare or terms
-
-
-_TOP = """
-    SELECT m.rowid, f.path, l.line, l.content, m.rank
-    FROM (SELECT rowid, rank FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?) AS m
-    JOIN lines AS l ON l.id = m.rowid
-    JOIN files AS f ON f.id = l.file_id
-    ORDER BY m.rank, f.path, l.line
+AND_BATCHES = 4  # blocks holding every term read for lines holding every term: up to 4 x limit
+COMMON_BLOCKS = 2000  # a term in more blocks than this adds little to BM25 (low IDF) and costs much
+_COUNT = "SELECT count(*) FROM fts WHERE fts MATCH ?"
+# The best blocks in order, the tokens that match marked in their text and parts. Read lazily: FTS5
+# ranks every match first, but runs highlight() only for the rows read.
+_TOP = f"""
+    SELECT rowid, highlight(fts, 0, '{MARK_OPEN}', '{MARK_CLOSE}'),
+           highlight(fts, 1, '{MARK_OPEN}', '{MARK_CLOSE}')
+    FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT ?
+"""
+_BLOCKS = """
+    SELECT b.id, f.path, b.first_line, b.content, b.parts
+    FROM blocks AS b JOIN files AS f ON f.id = b.file_id
+    WHERE b.id IN (SELECT value FROM json_each(?))
 """
 
 
+def _marked_blocks(conn: sqlite3.Connection, ranked: list[tuple[int, str, str]]) -> list[MarkedBlock]:
+    rows = conn.execute(_BLOCKS, (json.dumps([block_id for block_id, _, _ in ranked]),))
+    found = {block_id: (path, line, content, parts) for block_id, path, line, content, parts in rows}
+    return [MarkedBlock(*found[block_id], marked, marked_parts) for block_id, marked, marked_parts in ranked]
+
+
+def _corpus(conn: sqlite3.Connection) -> Corpus:
+    meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('lines', 'line_tokens')").fetchall())
+    return Corpus(int(meta.get("lines", 0)), float(meta.get("line_tokens", 1.0)))
+
+
+def _best_lines(
+    conn: sqlite3.Connection, terms: list[str], holding: dict[str, int], *, every: bool, limit: int
+) -> list[Hit]:
+    """The best lines holding every term (`every`) or any, best first (ties: file, then line), from
+    the best blocks holding them all or any: `limit` blocks, and for `every` up to AND_BATCHES
+    times that while fewer than `limit` lines hold them all (a block may hold each on another
+    line). Rows are read as needed: highlight() runs only for the blocks read."""
+    batches = AND_BATCHES if every else 1
+    operator = "AND" if every else "OR"
+    cursor = conn.execute(_TOP, (match_expression(terms, operator), limit * batches))
+    corpus = _corpus(conn)
+    idfs = [idf(corpus.lines, holding[term]) for term in terms]
+    all_terms = (1 << len(terms)) - 1
+    found: list[LineHit] = []
+    for _ in range(batches):
+        rows = cursor.fetchmany(limit)
+        found += [
+            hit
+            for hit in line_hits(_marked_blocks(conn, rows), terms, idfs, corpus)
+            if not every or hit.terms == all_terms
+        ]
+        if len(rows) < limit or len(found) >= limit:
+            break
+    cursor.close()
+    found.sort(key=lambda hit: (hit.bm25, hit.path, hit.line))
+    return [Hit(hit.path, hit.line, hit.content, relevance(hit.bm25)) for hit in found[:limit]]
+
+
 def search(conn: sqlite3.Connection, query: str, limit: int) -> list[Hit]:
-    """The best `limit` lines for a query, best first (ties: file, then line). Lines holding every
-    term come first; lines holding some fill the rest. Asking for all terms first keeps common
-    words cheap: BM25 is computed for every line a MATCH returns, and "all" returns few."""
+    """The best `limit` lines for a query, best first (ties: file, then line), each scored by BM25
+    as a document of its own, taken from the best `limit` blocks. Lines holding every term come
+    first; lines holding some fill the rest, leaving out terms in more than COMMON_BLOCKS blocks
+    when a rarer one is there to rank by. Asking for all terms first keeps common words cheap:
+    BM25 is computed for every block a MATCH returns, and "all" returns few."""
     terms = query_terms(query)
     if not terms:
         return []
-    rows = []
-    if len(terms) > 1:
-        rows = conn.execute(_TOP, (match_expression(terms, "AND"), limit)).fetchall()
-    if len(rows) < limit:
-        seen = {row[0] for row in rows}
-        extra = conn.execute(_TOP, (match_expression(_rarer(conn, terms)), limit + len(rows))).fetchall()
-        rows += [row for row in extra if row[0] not in seen][: limit - len(rows)]
-    return [Hit(path, line, content, relevance(rank)) for _, path, line, content, rank in rows]
+    holding = {term: conn.execute(_COUNT, (match_expression([term]),)).fetchone()[0] for term in terms}
+    if not any(holding.values()):
+        return []
+    hits: list[Hit] = []
+    if len(terms) > 1 and all(holding.values()):
+        hits = _best_lines(conn, terms, holding, every=True, limit=limit)
+    if len(hits) < limit:
+        rare = [term for term in terms if 0 < holding[term] <= COMMON_BLOCKS]
+        taken = {(hit.file, hit.line) for hit in hits}
+        more = _best_lines(conn, rare or [t for t in terms if holding[t]], holding, every=False, limit=limit)
+        hits += [hit for hit in more if (hit.file, hit.line) not in taken][: limit - len(hits)]
+    return hits

@@ -8,7 +8,7 @@ import sqlite3
 from typing import Any
 
 from chalicelib.search.tenant import all_projects
-from chalicelib.search.text import index_text, match_expression, query_terms, relevance
+from chalicelib.search.text import TOKENIZER, index_text, match_expression, query_terms, relevance
 
 # Column weights for bm25(): a word in the name counts most, the README least.
 WEIGHTS = {"name": 10.0, "tech_stack": 5.0, "description": 3.0, "readme": 1.0}
@@ -27,7 +27,7 @@ def search_projects(tenant: str, query: str, limit: int = 10) -> list[dict[str, 
     try:
         conn.execute(
             "CREATE VIRTUAL TABLE p USING fts5(name, tech_stack, description, readme, "
-            "tokenize='porter unicode61 remove_diacritics 2')"
+            f"tokenize='{TOKENIZER}')"
         )
         conn.executemany(
             "INSERT INTO p(rowid, name, tech_stack, description, readme) VALUES (?, ?, ?, ?, ?)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,11 @@ def test_a_stale_reference_gets_a_304_and_keeps_the_newer_file(
 
 def test_a_missing_object_means_no_index(s3: Path) -> None:
     assert cache.connection({"key": "search/t/9/code.sqlite", "etag": '"x"'}) is None
+
+
+def test_an_index_of_another_schema_version_is_not_searched(s3: Path) -> None:
+    path = build(s3, "old", {"a.py": "def alpha():\n    pass\n"})
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE meta SET value='1' WHERE key='schema'")  # as an older scanner wrote it
+    conn.close()
+    assert cache.connection(storage.upload("t", 1, path)) is None

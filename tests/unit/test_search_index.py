@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from chalicelib.search import index
-from chalicelib.search.text import index_text, match_expression, query_terms, relevance
+from chalicelib.search.text import (
+    index_blocks,
+    index_text,
+    lines_with_steps,
+    match_expression,
+    query_terms,
+    relevance,
+)
 from tests.support.scan_trees import PYTHON_WEB_APP, write
 from workers.scan.scanner import scan
 
@@ -94,3 +102,77 @@ def test_changed_lines_leave_no_trace_in_the_index(tmp_path: Path) -> None:
     assert found(path, "old") == []  # ("oldName" would still find newName by its part "name")
     assert found(path, "newName") == [("a.py", 1)]
     assert found(path, "keep") == [("b.py", 1)]
+
+
+def test_lines_with_steps_are_the_lines_the_step_regex_finds() -> None:
+    text = "plain line\r\nx = getUserName()\n\nHTTPServer é\nnoCaps\nnone here\nALLCAPS X0Y\nCaf\u00e9Bar\n"
+    steps = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
+    assert lines_with_steps(text) == {i for i, line in enumerate(text.split("\n")) if steps.search(line)}
+
+
+def test_blocks_keep_every_line_and_each_lines_camel_parts_in_its_place() -> None:
+    text = "a = 1\r\n\n" + "x" * 500 + "\nb = getUserName()\n"
+    indexed = index_blocks(text, 400, 2)
+    assert indexed.lines == 3
+    assert indexed.blocks == [(1, "a = 1\n", ""), (3, "x" * 400 + "\nb = getUserName()", "\nget User Name")]
+
+
+LONG_FILE = "\n".join(
+    [f"filler_{n} = {n}" for n in range(1, 16)]
+    + ["wantedToken = 16"]  # line 16: the last line of the first block
+    + ["blockEdge = 17"]  # line 17: the first line of the second block
+    + [""] * 3  # blank lines 18-20
+    + ["alpha = 1", "beta = 2", "alpha_beta = 3"]  # 21-23: the terms apart, then together
+    + ["auth", "enticate = 0"]  # 24-25: a word split across two lines is two words
+    + ["x = 'é' # getUserName here"]  # 26
+)
+
+
+@pytest.fixture(scope="module")
+def long_index(tmp_path_factory: pytest.TempPathFactory) -> str:
+    base = tmp_path_factory.mktemp("long")
+    root = write(base / "p", {"mod.py": LONG_FILE + "\n", "other.py": "beta_only = 1\n"})
+    path = str(base / "p.sqlite")
+    scan(str(root), path, max_bytes=1 << 20, processes=1)
+    return path
+
+
+def hits(path: str, query: str, limit: int = 10) -> list[index.Hit]:
+    conn = index.open_for_reading(path)
+    try:
+        return index.search(conn, query, limit)
+    finally:
+        conn.close()
+
+
+def test_lines_at_block_edges_are_found_with_their_number_and_content(long_index: str) -> None:
+    assert index.BLOCK_LINES == 16
+    assert [(h.file, h.line, h.content) for h in hits(long_index, "wantedToken")] == [
+        ("mod.py", 16, "wantedToken = 16")
+    ]
+    assert [(h.line, h.content) for h in hits(long_index, "blockEdge")] == [(17, "blockEdge = 17")]
+    assert [h.line for h in hits(long_index, "token")] == [16]  # a camelCase part, on its own line
+    assert [(h.line, h.content) for h in hits(long_index, "user")] == [(26, "x = 'é' # getUserName here")]
+
+
+def test_a_word_split_across_lines_is_not_found(long_index: str) -> None:
+    assert hits(long_index, "authenticate") == []
+    assert [h.line for h in hits(long_index, "enticate")] == [25]
+
+
+def test_the_line_holding_every_term_ranks_above_lines_holding_one(long_index: str) -> None:
+    found = hits(long_index, "alpha beta")
+    assert [(h.file, h.line) for h in found[:1]] == [("mod.py", 23)]
+    assert {(h.file, h.line) for h in found[1:]} == {("mod.py", 21), ("mod.py", 22), ("other.py", 1)}
+    assert all(0 < h.relevance_score < 1 for h in found)
+
+
+def test_the_index_records_its_lines_and_tokens_per_line_for_scoring(tmp_path: Path) -> None:
+    root = write(tmp_path / "p", {"a.py": "one two\n\nthree = fourFive\n"})
+    path = str(tmp_path / "i.sqlite")
+    scan(str(root), path, max_bytes=1 << 20, processes=1)
+    conn = index.open_for_reading(path)
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    conn.close()
+    # 2 non-blank lines; tokens: one two three fourfive, then the parts four five
+    assert (meta["lines"], float(meta["line_tokens"])) == ("2", 3.0)

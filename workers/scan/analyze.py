@@ -1,5 +1,5 @@
 """One file, read once: its language and line counts, what it says about the stack, its errors,
-and the lines the search index holds. Pure (bytes in, facts out) so results can be cached per file
+and the blocks of lines the search index holds. Pure (bytes in, facts out) so results can be cached per file
 and computed in worker processes."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.search.text import index_lines
+from chalicelib.search.index import BLOCK_LINES
+from chalicelib.search.text import index_blocks
 from workers.scan import coverage, findings, manifests
 from workers.scan.languages import LANGUAGES, language_of
 from workers.scan.walk import COVERAGE_FILES
@@ -39,7 +40,8 @@ def is_test(rel: str) -> bool:
 
 def analyze(rel: str, path: str) -> dict[str, Any]:
     """Facts about one file. Keys: skip (why it was not read), language, code, comments, blanks,
-    test, errors [[type, line, message]], stack, deps, lockfile, lint, coverage, readme, lines."""
+    test, errors [[type, line, message]], stack, deps, lockfile, lint, coverage, readme, blocks
+    (for the search index)."""
     name = rel.rsplit("/", 1)[-1]
     if name in manifests.LOCKFILES:
         return {"lockfile": True}
@@ -73,7 +75,7 @@ def analyze(rel: str, path: str) -> dict[str, Any]:
         errors = finder(text, rel)
         if errors:
             facts["errors"] = [list(error) for error in errors]
-    facts["lines"] = index_lines(text, MAX_INDEXED_LINE)
+    facts["blocks"] = index_blocks(text, MAX_INDEXED_LINE, BLOCK_LINES)
     return facts
 
 

@@ -41,8 +41,11 @@ def _analyze_all(entries: list[Entry], processes: int) -> Iterator[tuple[Entry, 
         yield from map(_analyze_entry, entries)
         return
     # Parsing dominates a cold scan; files go to worker processes, the index is written here.
+    # Largest first, so the last tasks are small ones and no worker is left with a long file
+    # while the others idle.
+    largest_first = sorted(entries, key=lambda entry: -entry.size)
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        yield from pool.imap_unordered(_analyze_entry, entries, chunksize=16)
+        yield from pool.imap_unordered(_analyze_entry, largest_first, chunksize=8)
 
 
 def scan(root: str, index_path: str, *, max_bytes: int, processes: int | None = None) -> ScanOutcome:
