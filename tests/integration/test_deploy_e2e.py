@@ -1,5 +1,5 @@
 """End to end on the REAL local stack: POST /api/v1/deploy over HTTP to `chalice local`, the job
-outbox, the stack's stream pump, its worker host `local` running the deploy job against the real
+outbox, the stack's stream pump, its worker host running the deploy job against the real
 Docker engine; the container answers on the deployment's port, the API says `running`, and stop
 removes it. Another stack on the same engine (`make dev`, a parallel test run) leaves it alone."""
 
