@@ -31,6 +31,12 @@ _OPTIONS: dict[str, tuple[str, str, str]] = {
         "seconds between snapshots of the emulated AWS state",
     ),
     "ready_timeout": ("BORGOS_LOCAL_READY_TIMEOUT", "--ready-timeout", "seconds to wait for each service"),
+    "worker_name": (
+        "BORGOS_LOCAL_WORKER_NAME",
+        "--worker-name",
+        "name of the stack's worker host (queue host.<name>, owner of its containers); "
+        "stacks sharing one Docker engine need different names",
+    ),
 }
 
 
@@ -45,6 +51,9 @@ class StackConfig:
     state_dir: Path = REPO_ROOT / ".borgos"
     snapshot_interval: float = 5.0
     ready_timeout: float = 60.0
+    # Reconcile removes the containers of (tenant, host) that its own table does not want: another
+    # stack on the same Docker engine must not share this name, or each removes the other's.
+    worker_name: str = "local"
     stage: str = "api"  # API Gateway stage of the WebSocket API (the gateway's URL path)
 
     @property
@@ -138,6 +147,7 @@ def app_environment(config: StackConfig, base: Mapping[str, str] | None = None) 
             "BORGOS_REDIS_URL": config.redis_url,
             "BORGOS_WEBSOCKET_ENDPOINT": config.management_url,
             "BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS": "1",
+            "BORGOS_DEFAULT_HOST": config.worker_name,  # scans run on the stack's worker
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION") or "us-east-1",

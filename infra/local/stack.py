@@ -39,7 +39,6 @@ from infra.local.snapshot import write_atomic
 
 logger = Logger(service="borgos-local-stack")
 
-LOCAL_HOST_NAME = "local"
 READY_MARKERS = ("moto.ready", "triggers.ready")
 
 
@@ -68,22 +67,26 @@ class Service:
 
 def local_worker(config: StackConfig) -> list[str]:
     """THE one place that says how the local host's worker runs: the worker-host process
-    (workers/host.py: registers host "local" under the bootstrap tenant, heartbeats, RQ workers with
-    scheduler on `host.local` and `default`). Before it existed this was a plain RQ worker:
+    (workers/host.py: registers host `config.worker_name`, "local" by default, under the bootstrap
+    tenant, heartbeats, RQ workers with scheduler on `host.<name>` and `default`). Before it existed
+    this was a plain RQ worker:
         [python(), "-m", "rq.cli", "worker", "--with-scheduler", "--url", config.redis_url,
-         "default", f"host.{LOCAL_HOST_NAME}"]"""
-    return [python(), "-m", "workers.host", "--name", LOCAL_HOST_NAME, "--tenant", BOOTSTRAP_TENANT]
+         "default", f"host.{config.worker_name}"]"""
+    return [python(), "-m", "workers.host", "--name", config.worker_name, "--tenant", BOOTSTRAP_TENANT]
 
 
-def _worker_listening(service: Service) -> bool:
+def _worker_listening(name: str) -> Callable[[Service], bool]:
     """Ready once an RQ worker serves the local host's queue (whichever process runs it)."""
-    import redis
-    from rq import Queue, Worker
 
-    url = service.env["BORGOS_REDIS_URL"]
-    with redis.Redis.from_url(url, socket_connect_timeout=1) as connection:
-        queue = Queue(f"host.{LOCAL_HOST_NAME}", connection=connection)
-        return bool(Worker.all(queue=queue))
+    def check(service: Service) -> bool:
+        import redis
+        from rq import Queue, Worker
+
+        url = service.env["BORGOS_REDIS_URL"]
+        with redis.Redis.from_url(url, socket_connect_timeout=1) as connection:
+            return bool(Worker.all(queue=Queue(f"host.{name}", connection=connection)))
+
+    return check
 
 
 def _file_exists(path: Path) -> Callable[[Service], bool]:
@@ -191,7 +194,7 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
             ],
             _http_ok(f"{config.api_url}/health"),
         ),
-        Service("worker", local_worker(config), _worker_listening),
+        Service("worker", local_worker(config), _worker_listening(config.worker_name)),
     ]
     for service in services:
         service.env = env

@@ -13,8 +13,9 @@ Contract (other parts build on it; keep it stable):
       token           admin token of tenant "local" (scopes: admin)
       state_dir       Path (snapshots, local.json); logs_dir = state_dir / "logs" (one log per service)
       config          infra.local.config.StackConfig; process = the supervisor's Popen
-  The stack's worker (workers/host.py) listens on "host.local", then the shared queues
-  "agents-high", "default", "agents", "agents-low".
+  The stack's worker (workers/host.py) listens on "host.<config.worker_name>" (a name of its own,
+  "local-<hex>": other stacks share the Docker engine), then the shared queues "agents-high",
+  "default", "agents", "agents-low".
 - `api` (function): an `httpx.Client` with `base_url=local_stack.api_url` and
   `Authorization: Bearer <admin token>`.
 - `stack_store` (function): chalicelib (settings, AWS clients, store) pointed at the stack's moto

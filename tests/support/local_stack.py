@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,14 @@ from tests.support.local_services import free_port
 
 
 def free_config(state_dir: Path, **overrides: Any) -> StackConfig:
-    """A configuration on free loopback ports (its own Redis too) keeping its data in `state_dir`."""
+    """A configuration on free loopback ports (its own Redis too) keeping its data in `state_dir`, with
+    a worker host name of its own: the Docker engine is shared with `make dev` and other test runs,
+    whose reconcile would otherwise remove this stack's containers (and this one theirs)."""
     ports = {
         name: free_port() for name in ("api_port", "ws_port", "moto_port", "management_port", "redis_port")
     }
-    return StackConfig(state_dir=state_dir, **{**ports, **overrides})
+    worker = f"local-{uuid.uuid4().hex[:8]}"
+    return StackConfig(state_dir=state_dir, **{**ports, "worker_name": worker, **overrides})
 
 
 @dataclass

@@ -40,6 +40,14 @@ def test_app_environment_points_every_client_at_the_stack() -> None:
     assert env["PATH"] == "/bin"
 
 
+def test_the_worker_name_names_the_worker_host_and_the_default_host() -> None:
+    from infra.local.stack import local_worker
+
+    config = StackConfig(worker_name="local-2")
+    assert local_worker(config)[-4:] == ["--name", "local-2", "--tenant", "local"]
+    assert app_environment(config, base={})["BORGOS_DEFAULT_HOST"] == "local-2"  # scans run there
+
+
 def test_stopping_a_service_stops_its_whole_process_group(tmp_path: Path) -> None:
     from infra.local.stack import Service, Supervisor, _group_alive
 
