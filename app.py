@@ -16,8 +16,9 @@ from chalicelib.api.route_index import ROUTE_INDEX
 from chalicelib.api.routing import new_request_id, request_id_var
 from chalicelib.logs import logger
 
-app = Chalice(app_name="borgos")
-app.log.disabled = True  # Powertools Logger writes the structured logs
+# Powertools Logger writes the structured logs. Chalice's `app.log` is the same stdlib logger
+# ("borgos"), so Chalice must neither add its own handler (lines would print twice) nor touch it.
+app = Chalice(app_name="borgos", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 
