@@ -551,7 +551,7 @@ def reconcile_host(tenant: str, host: str) -> dict[str, int]:
     for deployment_id, orphans in containers.items():
         if deployment_id not in wanted:
             for container in orphans:
-                docker_deploy.remove(container.id)
+                _remove_stray(container, deployment_id, "no such deployment")
                 tally["removed"] += 1
     for item in wanted.values():
         try:
@@ -562,7 +562,8 @@ def reconcile_host(tenant: str, host: str) -> dict[str, int]:
                     continue
                 for container in containers.get(item["id"], []):
                     if container.id != current.get("container_id"):
-                        docker_deploy.remove(container.id)  # a retired or a killed job's container
+                        # a retired or a killed job's container
+                        _remove_stray(container, item["id"], "not the deployment's container")
                         tally["removed"] += 1
                 outcome = _reconcile_one(tenant, current, connection)
                 if outcome:
@@ -574,6 +575,15 @@ def reconcile_host(tenant: str, host: str) -> dict[str, int]:
                 "reconcile skipped a deployment", extra={"deployment_id": item["id"], "error": exc.message}
             )
     return tally
+
+
+def _remove_stray(container: docker_deploy.ManagedContainer, deployment_id: int, why: str) -> None:
+    # Logged: a container that vanishes from under a client is otherwise hard to explain.
+    logger.info(
+        "reconcile removed a container",
+        extra={"container_id": container.id, "deployment_id": deployment_id, "reason": why},
+    )
+    docker_deploy.remove(container.id)
 
 
 def _job_dead(job_id: str, requested_at: str | None, connection: Any) -> bool:

@@ -4,7 +4,9 @@ engine, and the test watches the API until the deployment settles."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -181,6 +183,27 @@ def stack_deadline_gone(stack: DeployStack, deployment_id: int) -> None:
         time.sleep(0.1)
 
 
+@contextlib.contextmanager
+def recorded_logs() -> Iterator[list[logging.LogRecord]]:
+    """What the structured logger emits meanwhile, at INFO (the suite logs at WARNING)."""
+    from chalicelib.logs import logger
+
+    records: list[logging.LogRecord] = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler, level = Recorder(), logger.log_level
+    logger.addHandler(handler)
+    logger.setLevel("INFO")
+    try:
+        yield records
+    finally:
+        logger.setLevel(level)
+        logging.getLogger(logger.name).removeHandler(handler)
+
+
 def test_reconcile_restores_a_removed_container_and_removes_strays(
     stack: DeployStack, project: dict[str, Any], busybox_image: str
 ) -> None:
@@ -213,9 +236,14 @@ def test_reconcile_restores_a_removed_container_and_removes_strays(
         "borgos.revision": "9",
     }
     client = docker_engine.client()
-    for owner in (deployment_id, 999_999):
-        client.containers.create(busybox_image, labels={**labels, "borgos.deployment": str(owner)})
-    assert deploy_jobs.reconcile_host(stack.tenant, HOST)["removed"] == 2
+    strays = {
+        owner: client.containers.create(busybox_image, labels={**labels, "borgos.deployment": str(owner)}).id
+        for owner in (deployment_id, 999_999)
+    }
+    with recorded_logs() as records:
+        assert deploy_jobs.reconcile_host(stack.tenant, HOST)["removed"] == 2
+    removals = [r.__dict__ for r in records if r.getMessage() == "reconcile removed a container"]
+    assert {(r["deployment_id"], r["container_id"]) for r in removals} == set(strays.items())
     assert docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=999_999) == []
     assert [
         c.id for c in docker_deploy.managed_containers(tenant=stack.tenant, deployment_id=deployment_id)
