@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from chalice.test import Client
 from mcp import ClientSession
 from mcp.types import CallToolResult
 
-from tests.support.mcp_client import payload, with_session
+from tests.support.mcp_client import payload, serve_mcp, with_session
 from tests.unit.conftest import issue
 
 
@@ -23,35 +22,15 @@ from tests.unit.conftest import issue
 def mcp_url(client: Client) -> Iterator[str]:
     lock = threading.Lock()
 
-    class Route(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-            with lock:  # one request at a time through the in-process gateway
-                response = client.http.request(
-                    self.command, self.path, headers=dict(self.headers.items()), body=raw
-                )
-            self.send_response(response.status_code)
-            for name, value in response.headers.items():
-                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("content-length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
+    def answer(
+        method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        with lock:  # one request at a time through the in-process gateway
+            response = client.http.request(method, path, headers=dict(headers), body=body)
+        return response.status_code, list(response.headers.items()), response.body
 
-        do_GET = do_POST = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Route)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/mcp"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_mcp(answer) as url:
+        yield url
 
 
 def test_the_client_lists_tools_and_calls_them_as_the_token_s_tenant(mcp_url: str) -> None:

@@ -10,25 +10,20 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from chalicelib.mcp.asgi_bridge import HttpRequest, run_asgi
 from chalicelib.mcp.registry import ToolArgs, ToolContext, ToolRegistry, ToolSpec
 from chalicelib.mcp.scrub import MASK
 from chalicelib.mcp.server import McpEndpoint
-
-T = TypeVar("T")
+from tests.support.mcp_client import payload, serve_mcp, text_of, with_session
 
 TOKENS = {
     "tok-reader": ToolContext(tenant="alice", scopes=frozenset({"read"}), request_id="", token_id=1),
@@ -96,71 +91,19 @@ def endpoint(registry: ToolRegistry) -> McpEndpoint:
 def mcp_url(endpoint: McpEndpoint) -> Iterator[str]:
     counter = iter(range(1, 1_000_000))
 
-    class Route(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            auth = self.headers.get("authorization", "")
-            principal = TOKENS.get(auth.removeprefix("Bearer "))
-            if principal is None:
-                self._reply(401, [("content-type", "application/json")], b'{"code": "UNAUTHORIZED"}')
-                return
-            ctx = ToolContext(principal.tenant, principal.scopes, f"req_{next(counter)}", principal.token_id)
-            response = endpoint.handle(
-                HttpRequest(self.command, self.path, list(self.headers.items()), body), ctx
-            )
-            self._reply(response.status, response.headers, response.body)
+    def answer(
+        method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        auth = dict((k.lower(), v) for k, v in headers).get("authorization", "")
+        principal = TOKENS.get(auth.removeprefix("Bearer "))
+        if principal is None:
+            return 401, [("content-type", "application/json")], b'{"code": "UNAUTHORIZED"}'
+        ctx = ToolContext(principal.tenant, principal.scopes, f"req_{next(counter)}", principal.token_id)
+        response = endpoint.handle(HttpRequest(method, path, headers, body), ctx)
+        return response.status, response.headers, response.body
 
-        def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Route)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/mcp"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def with_session(
-    url: str, token: str, work: Callable[[ClientSession], Awaitable[T]], *, modern: bool = False
-) -> T:
-    async def run() -> T:
-        async with (
-            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=10) as http,
-            streamable_http_client(url, http_client=http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            if modern:
-                await session.discover()  # protocol 2026-07-28: no handshake, one POST per request
-            else:
-                await session.initialize()
-            return await work(session)
-
-    return anyio.run(run)
-
-
-def text_of(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert isinstance(block, TextContent)
-    return block.text
-
-
-def payload(result: CallToolResult) -> Any:
-    return json.loads(text_of(result))
+    with serve_mcp(answer) as url:
+        yield url
 
 
 @pytest.mark.parametrize("modern", [False, True], ids=["handshake", "modern"])
