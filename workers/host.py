@@ -28,6 +28,7 @@ from chalicelib.logs import logger
 from chalicelib.models.hosts import HOST_NAME_PATTERN
 from workers import host_metrics
 from workers.periodic import PERIODIC, Periodic, PeriodicRunner
+from workers.stop_signals import set_on_signals
 
 HEARTBEAT_SECONDS = 15.0
 GRACE_SECONDS = 30.0
@@ -129,9 +130,6 @@ class Host:
                 process.kill()
                 process.wait()
         logger.info("host stopped", extra={"host": self.name})
-
-    def request_stop(self, signum: int, frame: Any) -> None:
-        self.stop_event.set()
 
     # RQ workers -----------------------------------------------------------------------------
     def _spawn(self, child: WorkerProcess) -> None:
@@ -247,8 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         address=args.address,
         periodic=periodic,
     )
-    signal.signal(signal.SIGTERM, host.request_stop)
-    signal.signal(signal.SIGINT, host.request_stop)
+    set_on_signals(host.stop_event)
     return host.run()
 
 

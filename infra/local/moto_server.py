@@ -8,7 +8,6 @@ the table, the bucket and the restored data are in place."""
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from aws_lambda_powertools import Logger
 
 from infra.local import snapshot
 from infra.local.config import StackConfig, parse_args
+from workers.stop_signals import set_on_signals
 
 logger = Logger(service="borgos-local-moto")
 
@@ -141,8 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serving = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
     serving.start()
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    set_on_signals(stop)
 
     snapshots = Snapshotter(app, config, settings.table_name, settings.bucket_name)
     prepared = False

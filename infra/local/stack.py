@@ -36,6 +36,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.tokens import BOOTSTRAP_TENANT  # the admin token's tenant owns the local host
 from infra.local.config import REPO_ROOT, StackConfig, app_environment, parse_args, python
 from infra.local.snapshot import write_atomic
+from workers.stop_signals import set_on_signals
 
 logger = Logger(service="borgos-local-stack")
 
@@ -442,11 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv, "python -m infra.local.stack")
     supervisor = Supervisor(config)
 
-    def request_stop(signum: int, _frame: Any) -> None:
-        supervisor.stopping.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, request_stop)
+    set_on_signals(supervisor.stopping, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
     code = 0
     try:
         supervisor.start_all()

@@ -5,7 +5,6 @@ supervisor does, with `app_environment`); writes `run/triggers.ready` once every
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from aws_lambda_powertools import Logger
 from infra.local.config import StackConfig, parse_args
 from infra.local.pump import PositionFile, StreamPump
 from infra.local.schedules import ScheduleEmulator
+from workers.stop_signals import set_on_signals
 
 logger = Logger(service="borgos-local-triggers")
 
@@ -71,8 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config = parse_args(argv, "python -m infra.local.triggers")
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    set_on_signals(stop)
 
     pumps = stream_pumps(app, config, get_settings().table_name)
     for pump in pumps:
