@@ -149,11 +149,12 @@ def test_scanning_needs_the_write_scope(alice: Caller, roots: Path, client: obje
 
 def test_the_scan_job_runs_on_a_real_rq_worker(alice: Caller, roots: Path, redis_queue: str) -> None:
     import redis
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from app import on_table_change
     from chalicelib import aws
     from chalicelib.config import get_settings
+    from tests.support.rq_run import work
     from tests.support.streams import StreamReader
 
     stream = StreamReader(aws.client("dynamodb"), aws.client("dynamodbstreams"), get_settings().table_name)
@@ -163,7 +164,7 @@ def test_the_scan_job_runs_on_a_real_rq_worker(alice: Caller, roots: Path, redis
     connection = redis.Redis.from_url(redis_queue)
     queue = Queue("host.local", connection=connection)
     assert queue.count == 1
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    work(redis_queue, ["host.local"])
     shown = body(alice.get(f"/api/v1/projects/{project['id']}"))
     assert shown["scan_status"] == "completed" and shown["health_score"] == 80
     item = get_store().get(keys.tenant_pk("alice"), keys.entity_sk("PROJECT", project["id"]))
@@ -173,12 +174,10 @@ def test_the_scan_job_runs_on_a_real_rq_worker(alice: Caller, roots: Path, redis
 def test_deleting_a_scanned_project_removes_its_index_from_s3(
     alice: Caller, roots: Path, redis_queue: str
 ) -> None:
-    import redis
-    from rq import Queue, SimpleWorker
-
     from app import on_table_change
     from chalicelib import aws
     from chalicelib.config import get_settings
+    from tests.support.rq_run import work
     from tests.support.streams import StreamReader
 
     stream = StreamReader(aws.client("dynamodb"), aws.client("dynamodbstreams"), get_settings().table_name)
@@ -187,8 +186,7 @@ def test_deleting_a_scanned_project_removes_its_index_from_s3(
     for project in (kept, gone):
         alice.post(f"/api/v1/projects/{project['id']}/scan")
     on_table_change({"Records": stream.drain()}, None)
-    connection = redis.Redis.from_url(redis_queue)
-    SimpleWorker([Queue("host.local", connection=connection)], connection=connection).work(burst=True)
+    work(redis_queue, ["host.local"])
     s3 = aws.client("s3")
     bucket = get_settings().bucket_name
 

@@ -260,11 +260,12 @@ def test_a_due_run_goes_through_the_stream_and_rq_to_the_worker_once(
 ) -> None:
     """Tick -> job request in the run's transaction -> stream -> RQ -> run_scheduled on a worker."""
     from redis import Redis
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from chalicelib import stream as table_stream
     from chalicelib.aws import client as aws_client
     from chalicelib.config import get_settings
+    from tests.support.rq_run import work
     from tests.support.streams import StreamReader
 
     reader = StreamReader(aws_client("dynamodb"), aws_client("dynamodbstreams"), get_settings().table_name)
@@ -276,7 +277,7 @@ def test_a_due_run_goes_through_the_stream_and_rq_to_the_worker_once(
     connection = Redis.from_url(redis_queue)
     queue = Queue("default", connection=connection)
     assert queue.job_ids == [scheduler_runs.job_id("alice", key, 1)]
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    work(redis_queue, ["default"])
     [run] = runs("alice", task_id)
     assert run["status"] == "completed"
     assert len(receiver.received) == 1
