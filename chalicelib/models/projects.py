@@ -109,6 +109,8 @@ class Project(Out):
     is_active: bool
     host: str | None = None
     scan_status: str | None = None
+    # Why the last scan failed (a refused path, an unreadable tree); None once a scan completes.
+    scan_message: str | None = None
     last_scan_at: str | None = None
     created_at: str
     updated_at: str

@@ -106,6 +106,7 @@ def test_a_symlink_that_leads_out_of_the_roots_is_refused_by_the_scanner(
     assert result["status"] == "failed"
     shown = body(alice.get(f"/api/v1/projects/{project['id']}"))
     assert shown["scan_status"] == "failed" and shown["last_scan_at"] is None
+    assert shown["scan_message"] == result["message"] and "outside" in shown["scan_message"]
     assert shown["metadata"] == {}  # nothing of the outside was read
     assert events("alice", "scan_failed")[0]["data"]["project_id"] == project["id"]
 
