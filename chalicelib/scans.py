@@ -82,6 +82,23 @@ def request_scan(tenant: str, project_id: int) -> dict[str, Any]:
     return message(f"Scan initiated for project {project_id}")
 
 
+def outdated_indexes(tenant: str, host: str, schema: str) -> list[int]:
+    """Ids of the projects on `host` whose code index is not of `schema` (the layout this code
+    writes) and that no scan is about to rewrite: search skips such an index, so each needs one
+    rescan. A reference without `schema` predates the field. A project whose last scan failed is
+    left to its owner: a rescan would most likely fail the same way, every time it is tried."""
+    from chalicelib.search.tenant import all_projects
+
+    return [
+        int(project["id"])
+        for project in all_projects(tenant)
+        if project_host(project) == host
+        and project.get("search_index")
+        and project["search_index"].get("schema") != schema
+        and project.get("scan_status") in (None, "completed")
+    ]
+
+
 def start(tenant: str, project_id: int, scan_id: str) -> dict[str, Any]:
     """The job began: state `running` (unless a newer scan was requested meanwhile)."""
 

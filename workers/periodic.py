@@ -40,6 +40,9 @@ def register_periodic(
 
 # Reconcile what should run with what the engine runs: every 30 s and at start (issue 3).
 register_periodic("workers.deploy_jobs.reconcile_host", 30.0)
+# Code indexes in an older layout (search skips them) are rebuilt by a rescan: at start and hourly
+# (issue 5; a new host version is a restart, so the hourly round only catches stragglers).
+register_periodic("workers.scan_jobs.rescan_outdated_indexes", 3600.0)
 
 
 def available(function: str) -> bool:

@@ -13,7 +13,7 @@ from chalicelib import paths, scans
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound
 from chalicelib.logs import logger
-from chalicelib.search import storage
+from chalicelib.search import index, storage
 from workers.scan.scanner import scan
 
 
@@ -49,7 +49,7 @@ def scan_project(tenant: str, project_id: int, scan_id: str) -> dict[str, Any]:
                 elif project.get("search_index"):
                     storage.download(project["search_index"]["key"], working)
                 outcome = scan(root, working, max_bytes=settings.scan_max_file_bytes)
-                reference = storage.upload(tenant, project_id, working)
+                reference = {**storage.upload(tenant, project_id, working), "schema": index.SCHEMA_VERSION}
                 try:
                     scans.complete(tenant, project_id, scan_id, outcome.summary, reference)
                 except NotFound:  # deleted while we scanned: its index must not outlive it
@@ -76,3 +76,21 @@ def scan_project(tenant: str, project_id: int, scan_id: str) -> dict[str, Any]:
         "files_removed": outcome.files_removed,
         "errors": outcome.summary["error_total"],
     }
+
+
+def rescan_outdated_indexes(host: str, tenant: str) -> dict[str, Any]:
+    """Periodic (workers/periodic.py): request a scan of every project on this host whose index
+    an older scanner wrote, so code search finds its lines again without anyone asking."""
+    requested = []
+    for project_id in scans.outdated_indexes(tenant, host, index.SCHEMA_VERSION):
+        try:
+            scans.request_scan(tenant, project_id)
+        except NotFound:  # deleted since the listing
+            continue
+        requested.append(project_id)
+    if requested:
+        logger.info(
+            "rescans requested for outdated code indexes",
+            extra={"tenant": tenant, "host": host, "project_ids": requested, "schema": index.SCHEMA_VERSION},
+        )
+    return {"requested": requested}

@@ -91,3 +91,15 @@ def test_host_registration_retries_until_the_store_answers(monkeypatch: pytest.M
     stopped = host.Host(name="beta", tenant="acme", redis_url="redis://unused", queues=["host.beta"])
     stopped.stop_event.set()
     assert stopped._register_until_done() is False
+
+
+def test_every_registered_periodic_job_is_a_function_taking_host_and_tenant() -> None:
+    """`available` only finds the module; a misspelt function would fail on every host, every round."""
+    import importlib
+    import inspect
+
+    assert "workers.scan_jobs.rescan_outdated_indexes" in {p.function for p in periodic.PERIODIC}
+    for job in periodic.PERIODIC:
+        module, _, name = job.function.rpartition(".")
+        function = getattr(importlib.import_module(module), name)
+        assert {"host", "tenant"} <= set(inspect.signature(function).parameters), job.function
