@@ -85,6 +85,11 @@ class StackConfig:
         return self.state_dir / "logs"
 
     @property
+    def projects_dir(self) -> Path:
+        """The local host's project root when BORGOS_PROJECT_ROOTS is not set."""
+        return self.state_dir / "projects"
+
+    @property
     def run_dir(self) -> Path:
         """Ready markers and the pump's positions: meaningful only while the stack runs."""
         return self.state_dir / "run"
@@ -148,6 +153,8 @@ def app_environment(config: StackConfig, base: Mapping[str, str] | None = None) 
             "BORGOS_WEBSOCKET_ENDPOINT": config.management_url,
             "BORGOS_ALLOW_PRIVATE_WEBHOOK_TARGETS": "1",
             "BORGOS_DEFAULT_HOST": config.worker_name,  # scans run on the stack's worker
+            # The API (Zenith discovery) and the worker (scans) read the same roots: one machine.
+            "BORGOS_PROJECT_ROOTS": env.get("BORGOS_PROJECT_ROOTS") or str(config.projects_dir),
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION") or "us-east-1",

@@ -199,13 +199,6 @@ def build_services(config: StackConfig, *, start_redis: bool) -> list[Service]:
     ]
     for service in services:
         service.env = env
-    # The local host scans projects under its roots (docs/scanning.md); without BORGOS_PROJECT_ROOTS
-    # they default to <state dir>/projects for the worker only, so the API keeps accepting any path.
-    worker = next(service for service in services if service.name == "worker")
-    worker.env = {
-        **env,
-        "BORGOS_PROJECT_ROOTS": env.get("BORGOS_PROJECT_ROOTS") or str(config.state_dir / "projects"),
-    }
     return services
 
 
@@ -316,6 +309,7 @@ class Supervisor:
         config = self.config
         config.state_dir.mkdir(parents=True, exist_ok=True)
         config.run_dir.mkdir(parents=True, exist_ok=True)
+        config.projects_dir.mkdir(exist_ok=True)  # the default root exists from the start
         for marker in READY_MARKERS:
             (config.run_dir / marker).unlink(missing_ok=True)
         config.local_json.unlink(missing_ok=True)
@@ -345,6 +339,7 @@ class Supervisor:
             "redis_url": config.redis_url,
             "token": token,
             "state_dir": str(config.state_dir),
+            "project_roots": app_environment(config)["BORGOS_PROJECT_ROOTS"].split(os.pathsep),
             "pid": os.getpid(),
         }
         write_atomic(config.local_json, json.dumps(info, indent=2).encode())
@@ -355,6 +350,7 @@ class Supervisor:
             f"  docs      {info['docs_url']}\n"
             f"  ws_url    {info['ws_url']}\n"
             f"  token     {token}\n"
+            f"  projects  {', '.join(info['project_roots'])} (project roots: register and scan under these)\n"
             f"  written   {config.local_json}\n"
             f"  logs      {config.logs_dir}/\n"
             "Ctrl-C stops everything.\n"

@@ -48,6 +48,19 @@ def test_the_worker_name_names_the_worker_host_and_the_default_host() -> None:
     assert app_environment(config, base={})["BORGOS_DEFAULT_HOST"] == "local-2"  # scans run there
 
 
+def test_every_process_reads_the_same_project_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API (Zenith discovery) and the worker (scans) share one machine, so one set of roots."""
+    from infra.local.stack import build_services
+
+    monkeypatch.delenv("BORGOS_PROJECT_ROOTS", raising=False)
+    config = StackConfig(state_dir=tmp_path)
+    assert app_environment(config, base={})["BORGOS_PROJECT_ROOTS"] == str(tmp_path / "projects")
+    chosen = app_environment(config, base={"BORGOS_PROJECT_ROOTS": "/srv/code"})
+    assert chosen["BORGOS_PROJECT_ROOTS"] == "/srv/code"
+    roots = {s.name: s.env["BORGOS_PROJECT_ROOTS"] for s in build_services(config, start_redis=False)}
+    assert set(roots) >= {"api", "worker"} and set(roots.values()) == {str(tmp_path / "projects")}
+
+
 def test_stopping_a_service_stops_its_whole_process_group(tmp_path: Path) -> None:
     from infra.local.stack import Service, Supervisor, _group_alive
 

@@ -86,8 +86,12 @@ def test_scan_errors_reach_the_error_log_and_a_rescan_replaces_them(alice: Calle
 
 
 def test_project_paths_outside_the_roots_are_refused_and_nothing_is_created(
-    alice: Caller, roots: Path
+    alice: Caller, roots: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from chalicelib.config import reset_settings
+
+    monkeypatch.setenv("BORGOS_STAGE", "prod")  # the local stage takes any path (the scanner refuses)
+    reset_settings()
     for path in ("/etc", f"{roots}/../elsewhere", f"{roots}x/app", "relative/path"):
         response = alice.post("/api/v1/projects", {"name": "x", "path": path})
         assert response.status_code == 400, path
