@@ -330,6 +330,7 @@ class Supervisor:
     def _announce(self) -> dict[str, Any]:
         config = self.config
         token = self._admin_token()
+        roots = app_environment(config)["BORGOS_PROJECT_ROOTS"].split(os.pathsep)
         info = {
             "api_url": config.api_url,
             "docs_url": f"{config.api_url}/docs",
@@ -339,7 +340,7 @@ class Supervisor:
             "redis_url": config.redis_url,
             "token": token,
             "state_dir": str(config.state_dir),
-            "project_roots": app_environment(config)["BORGOS_PROJECT_ROOTS"].split(os.pathsep),
+            "project_roots": roots,
             "pid": os.getpid(),
         }
         write_atomic(config.local_json, json.dumps(info, indent=2).encode())
@@ -350,7 +351,7 @@ class Supervisor:
             f"  docs      {info['docs_url']}\n"
             f"  ws_url    {info['ws_url']}\n"
             f"  token     {token}\n"
-            f"  projects  {', '.join(info['project_roots'])} (project roots: register and scan under these)\n"
+            f"  projects  {', '.join(roots)} (project roots: register and scan under these)\n"
             f"  written   {config.local_json}\n"
             f"  logs      {config.logs_dir}/\n"
             "Ctrl-C stops everything.\n"
