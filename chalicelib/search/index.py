@@ -208,13 +208,35 @@ def _marked_blocks(conn: sqlite3.Connection, ranked: list[tuple[int, str, str]])
     return [MarkedBlock(*found[block_id], marked, marked_parts) for block_id, marked, marked_parts in ranked]
 
 
-def _corpus(conn: sqlite3.Connection) -> Corpus:
+@dataclass(frozen=True)
+class TermStats:
+    """What BM25 weighs query terms by: the corpus's non-blank lines and their tokens, and how many
+    blocks hold each term. Stats of several indexes add up, so a search across projects weighs a
+    term by its rarity in all of them: a small project's lines are not marked down for its size."""
+
+    lines: int
+    tokens: float
+    holding: dict[str, int]
+
+    def __add__(self, other: TermStats) -> TermStats:
+        holding = {term: count + other.holding.get(term, 0) for term, count in self.holding.items()}
+        return TermStats(self.lines + other.lines, self.tokens + other.tokens, holding)
+
+    @property
+    def corpus(self) -> Corpus:
+        return Corpus(self.lines, self.tokens / self.lines if self.lines else 1.0)
+
+
+def term_stats(conn: sqlite3.Connection, terms: list[str]) -> TermStats:
+    """This index's TermStats for the terms of a query (`text.query_terms`)."""
     meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('lines', 'line_tokens')").fetchall())
-    return Corpus(int(meta.get("lines", 0)), float(meta.get("line_tokens", 1.0)))
+    lines = int(meta.get("lines", 0))
+    holding = {term: conn.execute(_COUNT, (match_expression([term]),)).fetchone()[0] for term in terms}
+    return TermStats(lines, lines * float(meta.get("line_tokens", 1.0)), holding)
 
 
 def _best_lines(
-    conn: sqlite3.Connection, terms: list[str], holding: dict[str, int], *, every: bool, limit: int
+    conn: sqlite3.Connection, terms: list[str], weights: TermStats, *, every: bool, limit: int
 ) -> list[Hit]:
     """The best lines holding every term (`every`) or any, best first (ties: file, then line), from
     the best blocks holding them all or any: `limit` blocks, and for `every` up to AND_BATCHES
@@ -223,8 +245,8 @@ def _best_lines(
     batches = AND_BATCHES if every else 1
     operator = "AND" if every else "OR"
     cursor = conn.execute(_TOP, (match_expression(terms, operator), limit * batches))
-    corpus = _corpus(conn)
-    idfs = [idf(corpus.lines, holding[term]) for term in terms]
+    corpus = weights.corpus
+    idfs = [idf(corpus.lines, weights.holding[term]) for term in terms]
     all_terms = (1 << len(terms)) - 1
     found: list[LineHit] = []
     for _ in range(batches):
@@ -241,24 +263,36 @@ def _best_lines(
     return [Hit(hit.path, hit.line, hit.content, relevance(hit.bm25)) for hit in found[:limit]]
 
 
-def search(conn: sqlite3.Connection, query: str, limit: int) -> list[Hit]:
+def search(
+    conn: sqlite3.Connection,
+    query: str,
+    limit: int,
+    *,
+    own: TermStats | None = None,
+    weighed_by: TermStats | None = None,
+) -> list[Hit]:
     """The best `limit` lines for a query, best first (ties: file, then line), each scored by BM25
     as a document of its own, taken from the best `limit` blocks. Lines holding every term come
     first; lines holding some fill the rest, leaving out terms in more than COMMON_BLOCKS blocks
     when a rarer one is there to rank by. Asking for all terms first keeps common words cheap:
-    BM25 is computed for every block a MATCH returns, and "all" returns few."""
+    BM25 is computed for every block a MATCH returns, and "all" returns few.
+
+    `own` is this index's `term_stats` when the caller has it already; terms are weighed by
+    `weighed_by` (the stats of every index searched together), by `own` when it is not given."""
     terms = query_terms(query)
     if not terms:
         return []
-    holding = {term: conn.execute(_COUNT, (match_expression([term]),)).fetchone()[0] for term in terms}
+    own = own or term_stats(conn, terms)
+    holding = own.holding
     if not any(holding.values()):
         return []
+    weights = weighed_by or own
     hits: list[Hit] = []
     if len(terms) > 1 and all(holding.values()):
-        hits = _best_lines(conn, terms, holding, every=True, limit=limit)
+        hits = _best_lines(conn, terms, weights, every=True, limit=limit)
     if len(hits) < limit:
         rare = [term for term in terms if 0 < holding[term] <= COMMON_BLOCKS]
         taken = {(hit.file, hit.line) for hit in hits}
-        more = _best_lines(conn, rare or [t for t in terms if holding[t]], holding, every=False, limit=limit)
+        more = _best_lines(conn, rare or [t for t in terms if holding[t]], weights, every=False, limit=limit)
         hits += [hit for hit in more if (hit.file, hit.line) not in taken][: limit - len(hits)]
     return hits

@@ -119,3 +119,23 @@ def test_the_cache_stays_within_its_size_limit(
     assert {Path(hit["file"]).relative_to(roots).parts[0] for hit in hits} == {"shop", "dashboard"}
     assert len(cache._open) == 1  # the other index was closed and its file removed
     assert len(list((roots.parent / "cache").glob("*.sqlite"))) == 1
+
+
+def test_scores_compare_across_projects_of_any_size(alice: Caller, roots: Path) -> None:
+    """Terms are weighed by their rarity over every project searched: the one exact line of a
+    two-line project is not marked down for the project's size (per project, its terms would
+    weigh nothing: every line of it holds them)."""
+    filler = "".join(f"value_{j} = compute(item_{j})\n" for j in range(20))
+    big = {f"lib/module_{i}.py": filler for i in range(20)}
+    big["tests/test_login.py"] = 'def test_login():\n    assert not authenticate_user("alice", "nope")\n'
+    small = {"auth.py": "def authenticate_user(username, password):\n    return username == password\n"}
+    for name, tree in (("big", big), ("small", small)):
+        response = alice.post("/api/v1/projects", {"name": name, "path": str(write(roots / name, tree))})
+        alice.post(f"/api/v1/projects/{body(response)['id']}/scan")
+    run_scan_jobs("alice", set())
+    hits = body(alice.post("/api/v1/search/code?query=authenticate_user"))
+    assert [(hit["file"], hit["line"]) for hit in hits] == [
+        (f"{roots}/small/auth.py", 1),  # shorter than the big project's line: first
+        (f"{roots}/big/tests/test_login.py", 2),
+    ]
+    assert hits[0]["relevance_score"] > hits[1]["relevance_score"] > 0.3
