@@ -9,12 +9,13 @@ the table, the bucket and the restored data are in place."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from infra.local import snapshot
+from infra.local import snapshot, ttl
 from infra.local.config import StackConfig, parse_args
 from workers.stop_signals import set_on_signals
 
@@ -63,6 +64,16 @@ class SerializedApp:
                 self.dirty.set()
             # The body is produced under the lock too: moto may build it lazily from its state.
             return list(self.app(environ, start_response))
+
+    def expire_ttl(self, now: float) -> int:
+        """What DynamoDB's TTL does (infra/local/ttl.py), between two requests."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        with self.lock:
+            removed = ttl.expire_due(dynamodb_backends, now)
+            if removed:
+                self.dirty.set()
+        return removed
 
 
 class Snapshotter:
@@ -154,9 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.info("moto ready", url=config.moto_url, table=settings.table_name)
         while not stop.wait(config.snapshot_interval):
             try:
+                if expired := app.expire_ttl(time.time()):
+                    logger.info("ttl expired items", items=expired)
                 snapshots.save_if_dirty()
             except Exception:
-                logger.exception("snapshot failed; will retry")
+                logger.exception("ttl sweep or snapshot failed; will retry")
     finally:
         server.shutdown()
         # A half-done restore must never overwrite the snapshot it came from.

@@ -54,8 +54,9 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
         "dynamodb": ddb,
         "eventSourceARN": stream_arn,
     }
-    if record.get("userIdentity"):
-        shaped["userIdentity"] = record["userIdentity"]
+    identity = record.get("userIdentity")
+    if identity:  # GetRecords says PrincipalId/Type; Lambda's event, principalId/type
+        shaped["userIdentity"] = {"type": identity.get("Type"), "principalId": identity.get("PrincipalId")}
     return shaped
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.local.pump import lambda_record
+
 
 class StreamReader:
     """Follows every shard of the table's stream from the moment it is created (LATEST)."""
@@ -32,6 +34,5 @@ class StreamReader:
         for shard, iterator in list(self._iterators.items()):
             response = self._streams.get_records(ShardIterator=iterator)
             self._iterators[shard] = response["NextShardIterator"]
-            for record in response["Records"]:
-                records.append({**record, "eventSourceARN": self._arn})
+            records += [lambda_record(record, self._arn) for record in response["Records"]]
         return records

@@ -72,6 +72,28 @@ def test_records_have_the_lambda_event_shape(aws: None, tmp_path: Path) -> None:
     assert [r.event_name for r in event] == ["INSERT"]
 
 
+def test_a_ttl_removal_reaches_the_handler_with_lambdas_user_identity(aws: None, tmp_path: Path) -> None:
+    """GetRecords names the identity PrincipalId/Type; Lambda's event, principalId/type."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib import aws as aws_clients
+    from chalicelib.stream import expired_by_ttl
+    from infra.local.ttl import expire_due
+
+    recorder = Recorder()
+    pump = _pump(recorder, tmp_path / "pos.json")
+    pump.attach()
+    _put("gone", expires_at={"N": "1700000000"})
+    _put("deleted")
+    deleted = {"PK": {"S": "T#t"}, "SK": {"S": "deleted"}}
+    aws_clients.client("dynamodb").delete_item(TableName=TABLE, Key=deleted)
+    assert expire_due(dynamodb_backends, 1700000001) == 1
+    assert pump.poll_once() == 4
+    removals = {r["dynamodb"]["Keys"]["SK"]["S"]: r for r in recorder.calls[0] if r["eventName"] == "REMOVE"}
+    assert removals["gone"]["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert expired_by_ttl(removals["gone"]) and not expired_by_ttl(removals["deleted"])
+
+
 def test_first_start_begins_at_latest(aws: None, tmp_path: Path) -> None:
     _put("before")
     recorder = Recorder()
