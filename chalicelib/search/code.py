@@ -26,8 +26,10 @@ def search_code(
     found: list[tuple[str, dict[str, Any], index.TermStats]] = []
     for project in items:
         reference = project.get("search_index")
-        conn = cache.connection(reference) if reference else None
-        if conn is not None and reference:
+        if not reference:
+            continue
+        conn = cache.connection(reference)
+        if conn is not None:
             found.append((project["path"], reference, index.term_stats(conn, terms)))
     if not found:
         return []

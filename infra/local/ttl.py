@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.stream import TTL_PRINCIPAL
+
 # As GetRecords returns it; Lambda hands it on as {"type", "principalId"} (infra/local/pump.py).
-TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
+TTL_IDENTITY = {"Type": "Service", "PrincipalId": TTL_PRINCIPAL}
 IGNORED_AFTER_SECONDS = 5 * 365 * 86400
 
 
